@@ -1,0 +1,43 @@
+"""Settings from the environment (prefix ``SW_``), one object for the whole process."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OutboxSettings(BaseModel):
+    in_process: bool = Field(True, description="serve runs one relay thread beside the API")
+    batch_size: int = Field(100, ge=1, le=10_000)
+    poll_interval_s: float = Field(0.5, gt=0)
+    max_attempts: int = Field(12, ge=1)
+    backoff_base_s: float = Field(1.0, gt=0)
+    backoff_max_s: float = Field(600.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SW_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///./singlewindow.db"
+    db_pool_size: int = Field(10, ge=1)
+    db_echo: bool = False
+    admin_key: SecretStr | None = Field(
+        None, description="accepted as an admin API key so automation can bootstrap a server"
+    )
+    xsd_dir: Path = Path(__file__).resolve().parent.parent / "xsd"
+    max_message_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_xml_depth: int = Field(64, ge=8)
+    require_signatures: bool = True
+    outbox: OutboxSettings = OutboxSettings()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

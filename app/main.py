@@ -1,0 +1,140 @@
+"""The composition root: the only place that knows every module's router and handlers."""
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.errors import AppError
+from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from app.outbox import Dispatcher, Relay
+from app.registry.router import router as registry_router
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+RETRY_AFTER_S = 5
+
+
+def build_dispatcher() -> Dispatcher:
+    """Every module's reactions to every other module's events, registered in one place."""
+    return Dispatcher()
+
+
+def _error(status: int, name: str, detail: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": name, "detail": detail}, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def app_error(_: Request, exc: Exception) -> Response:
+        if not isinstance(exc, AppError):  # pragma: no cover - registered for AppError only
+            raise exc
+        headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status_code == 503 else None
+        return _error(exc.status_code, type(exc).__name__, exc.detail, headers)
+
+    async def validation_error(_: Request, exc: Exception) -> Response:
+        if not isinstance(exc, RequestValidationError):  # pragma: no cover
+            raise exc
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        return _error(422, "ValidationError", problems)
+
+    async def database_unavailable(_: Request, exc: Exception) -> Response:
+        # A lost or refused connection (or a SQLite lock held past its timeout) is an outage
+        # the client should ride out, not a bug to report as 500.
+        log.warning("database unavailable: %s", exc)
+        return _error(
+            503,
+            "Unavailable",
+            "the database is unavailable; retry later",
+            {"Retry-After": str(RETRY_AFTER_S)},
+        )
+
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(OperationalError, database_unavailable)
+
+
+def _install_metrics(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+        return response
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; engines and relays are made in the lifespan, not at import."""
+    settings = settings or get_settings()
+    dispatcher = build_dispatcher()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(
+            settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
+        )
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        stop = threading.Event()
+        relay_thread = None
+        if settings.outbox.in_process:
+            relay = Relay(app.state.sessionmaker, dispatcher, settings.outbox)
+            relay_thread = threading.Thread(
+                target=relay.run_forever, args=(stop,), name="outbox-relay", daemon=True
+            )
+            relay_thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if relay_thread is not None:
+                relay_thread.join(timeout=10)
+            engine.dispose()
+
+    app = FastAPI(
+        title="Cross-border e-commerce single window",
+        version="0.1.0",
+        description="CEB messages in, receipts out; customs, inspection, forex and the 24 h SLA.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.dispatcher = dispatcher
+    _install_error_handlers(app)
+    _install_metrics(app)
+    app.include_router(registry_router, prefix=API_PREFIX)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz(request: Request) -> Response:
+        """Liveness and database reachability."""
+        try:
+            with request.app.state.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except DBAPIError:
+            return _error(
+                503, "Unavailable", "database unreachable", {"Retry-After": str(RETRY_AFTER_S)}
+            )
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    def metrics() -> Response:
+        """Prometheus metrics of this process."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,63 @@
+"""The service as operators and integrators see it: health, metrics, errors, races."""
+
+import threading
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.main import create_app
+
+
+def test_healthz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_metrics_are_prometheus_text(client: TestClient) -> None:
+    client.get("/healthz")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert "sw_http_requests_total" in response.text
+
+
+def test_openapi_documents_the_error_shape(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    responses = spec["paths"]["/api/v1/enterprises"]["post"]["responses"]
+    assert responses["409"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorBody")
+
+
+def test_unreachable_database_is_503_with_retry_after() -> None:
+    settings = Settings(
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+        admin_key="k" * 40,  # type: ignore[arg-type]
+    )
+    settings.outbox.in_process = False
+    with TestClient(create_app(settings)) as down:
+        health = down.get("/healthz")
+        assert health.status_code == 503 and health.headers["Retry-After"]
+        api = down.get("/api/v1/enterprises", headers={"Authorization": "Bearer " + "k" * 40})
+        assert api.status_code == 503
+        assert api.json()["error"] == "Unavailable"
+
+
+@pytest.mark.postgres_only
+def test_racing_registrations_give_one_201_and_one_409(settings: Settings) -> None:
+    """A unique violation found at flush or commit must reach the client as 409, never 200."""
+    body = {"code": "4301990002", "name": "x", "roles": ["ebc"]}
+    headers = {"Authorization": f"Bearer {settings.admin_key.get_secret_value()}"}  # type: ignore[union-attr]
+    statuses: list[int] = []
+    barrier = threading.Barrier(8)
+    with TestClient(create_app(settings)) as client:
+
+        def register() -> None:
+            barrier.wait()
+            statuses.append(
+                client.post("/api/v1/enterprises", json=body, headers=headers).status_code
+            )
+
+        threads = [threading.Thread(target=register) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sorted(statuses) == [201] + [409] * 7

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     )
     xsd_dir: Path = Path(__file__).resolve().parent.parent / "xsd"
     max_message_bytes: int = Field(10 * 1024 * 1024, ge=1024)
-    max_xml_depth: int = Field(64, ge=8)
+    max_xml_depth: int = Field(64, ge=8, le=256)
     require_signatures: bool = True
     outbox: OutboxSettings = OutboxSettings()
 

@@ -1,10 +1,12 @@
 """The composition root: the only place that knows every module's router and handlers."""
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -19,11 +21,19 @@ from app.errors import AppError
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from app.outbox import Dispatcher, Relay
 from app.registry.router import router as registry_router
+from app.window.router import router as window_router
+from app.window.xsd import Schemas, load_schemas
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 RETRY_AFTER_S = 5
+
+
+@functools.cache
+def cached_schemas(xsd_dir: Path) -> Schemas:
+    """Schemas compile once per process: every app built in it (tests build many) shares them."""
+    return load_schemas(xsd_dir)
 
 
 def build_dispatcher() -> Dispatcher:
@@ -92,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.schemas = cached_schemas(settings.xsd_dir)
         stop = threading.Event()
         relay_thread = None
         if settings.outbox.in_process:
@@ -119,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     _install_metrics(app)
     app.include_router(registry_router, prefix=API_PREFIX)
+    app.include_router(window_router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(request: Request) -> Response:

@@ -1,16 +1,25 @@
 """Every table of every module, for Alembic and the drift test."""
 
 from app.audit import AuditEntry
+from app.customs.models import Document, Inventory, InventoryLine, NumberCounter
 from app.db import Base
 from app.outbox import OutboxMessage
+from app.receipts.models import Receipt
 from app.registry.models import ApiKey, BankMandate, Enterprise, Principal
+from app.window.models import RawMessage
 
 __all__ = [
     "ApiKey",
     "AuditEntry",
     "BankMandate",
     "Base",
+    "Document",
     "Enterprise",
+    "Inventory",
+    "InventoryLine",
+    "NumberCounter",
     "OutboxMessage",
     "Principal",
+    "RawMessage",
+    "Receipt",
 ]

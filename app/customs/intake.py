@@ -1,0 +1,454 @@
+"""Customs intake: the documents of one accepted message, checked, stored and answered.
+
+Runs in the window's transaction, so a message's documents, receipts and events commit
+together or not at all. Each entity is judged on its own: one bad list in a message of a
+hundred gets its own negative receipt while the others go on.
+"""
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from app import outbox
+from app.ceb import codes
+from app.ceb.catalogue import PARTY_ROLES, DocKind, MessageSpec
+from app.ceb.codes import STATUS_TEXT, ReturnStatus
+from app.ceb.times import parse_app_time
+from app.customs import numbers
+from app.customs.events import InventoryAccepted
+from app.customs.models import Document, Inventory, InventoryLine
+from app.customs.schemas import CebEntity
+from app.receipts import service as receipts_service
+from app.receipts.schemas import ReceiptDraft
+from app.registry import service as registry_service
+
+# Lists can still be edited or withdrawn by the enterprise only before customs holds them.
+EDITABLE = frozenset({ReturnStatus.STAGED, ReturnStatus.REJECTED})
+NO_PARTY = frozenset({"", "无"})
+_GCODE = re.compile(r"^\d{10}$")
+_CODE3 = re.compile(r"^\d{3}$")
+TOTAL_TOLERANCE = Decimal("0.01")
+
+
+class Refusal(Exception):
+    """An entity refused with one of the standard's negative codes."""
+
+    def __init__(self, code: int, info: str) -> None:
+        super().__init__(info)
+        self.code = code
+        self.info = info
+
+
+@dataclass
+class _Outcome:
+    entity: CebEntity
+    status: int
+    info: str
+    extra: dict[str, str]
+
+
+def doc_key(spec: MessageSpec, head: Mapping[str, str]) -> str:
+    return "|".join(head.get(name, "") for name in spec.key)
+
+
+def receive(
+    session: Session,
+    *,
+    spec: MessageSpec,
+    entities: Sequence[CebEntity],
+    sender: str,
+    message_id: UUID,
+    received_at: datetime,
+) -> None:
+    """Judge and store each document of a message and issue one receipt per document."""
+    roles = registry_service.enterprises_with_roles(session, codes=_party_codes(spec, entities))
+    outcomes: list[_Outcome] = []
+    inventories: list[tuple[CebEntity, dict[str, str]]] = []
+    for entity in entities:
+        try:
+            _check_parties(spec, entity.head, roles, sender)
+            parse_app_time(entity.head.get("appTime", ""))
+        except (Refusal, ValueError) as exc:
+            code, info = _refusal(spec, exc)
+            outcomes.append(_Outcome(entity, code, info, {}))
+            continue
+        if spec.kind is DocKind.INVENTORY:
+            inventories.append((entity, {}))
+        else:
+            outcomes.append(_document(session, spec, entity, sender, message_id, received_at))
+    if inventories:
+        outcomes.extend(_inventories(session, spec, inventories, sender, message_id, received_at))
+    receipts_service.issue(
+        session,
+        drafts=[_draft(spec, o, sender) for o in outcomes],
+        at=received_at,
+        source_message_id=message_id,
+    )
+
+
+def _refusal(spec: MessageSpec, exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, Refusal):
+        return exc.code, exc.info
+    return spec.errors.invalid, f"参数校验不通过: {exc}"
+
+
+def _party_codes(spec: MessageSpec, entities: Sequence[CebEntity]) -> set[str]:
+    return {
+        e.head[f] for e in entities for f in spec.party_fields if e.head.get(f, "") not in NO_PARTY
+    }
+
+
+def _check_parties(
+    spec: MessageSpec, head: Mapping[str, str], roles: Mapping[str, frozenset[str]], sender: str
+) -> None:
+    named: set[str] = set()
+    for name in spec.party_fields:
+        code = head.get(name, "")
+        if code in NO_PARTY:
+            continue
+        named.add(code)
+        if code not in roles:
+            raise Refusal(codes.INVALID_ENTERPRISE_CODE, f"无效企业代码: {name} {code} 未备案")
+        if PARTY_ROLES[name] not in roles[code]:
+            raise Refusal(
+                codes.INVALID_ENTERPRISE_TYPE,
+                f"无效企业类型: {code} 未备案为 {PARTY_ROLES[name]} ({name})",
+            )
+    if sender not in named:
+        raise Refusal(spec.errors.forbidden, f"[{sender}]没有权限进行操作: 发送方不是单证当事人")
+
+
+def _draft(spec: MessageSpec, outcome: _Outcome, sender: str) -> ReceiptDraft:
+    head = outcome.entity.head
+    fields = {name.rstrip("?"): head.get(name.rstrip("?"), "") for name in spec.receipt_fields}
+    fields.update(outcome.extra)
+    return ReceiptDraft(
+        recipient_code=sender,
+        message_type=spec.receipt,
+        doc_kind=spec.kind.value,
+        doc_key=f"{spec.direction.value}:{spec.kind.value}:{doc_key(spec, head)}",
+        return_status=outcome.status,
+        return_info=outcome.info,
+        fields=fields,
+    )
+
+
+def _declared_status(head: Mapping[str, str]) -> ReturnStatus:
+    return ReturnStatus.ACCEPTED if head.get("appStatus") == "2" else ReturnStatus.STAGED
+
+
+def _document(
+    session: Session,
+    spec: MessageSpec,
+    entity: CebEntity,
+    sender: str,
+    message_id: UUID,
+    now: datetime,
+) -> _Outcome:
+    head = entity.head
+    key = doc_key(spec, head)
+    existing = session.scalar(
+        select(Document)
+        .where(
+            Document.kind == spec.kind.value,
+            Document.direction == spec.direction.value,
+            Document.business_key == key,
+        )
+        .with_for_update()
+    )
+    app_time = parse_app_time(head["appTime"])
+    try:
+        _check_operation(spec, head.get("appType", ""), existing, app_time, key)
+    except Refusal as refusal:
+        return _Outcome(entity, refusal.code, refusal.info, {})
+    if head["appType"] == "3":
+        assert existing is not None  # noqa: S101 - _check_operation refuses deletes of nothing
+        session.delete(existing)
+        return _Outcome(entity, ReturnStatus.STAGED, "删除成功", {})
+    status = _declared_status(head)
+    values: dict[str, Any] = {
+        "guid": head["guid"],
+        "app_type": head["appType"],
+        "app_time": app_time,
+        "app_status": head.get("appStatus", "1"),
+        "status": int(status),
+        "sender_code": sender,
+        "message_id": message_id,
+        "head": dict(head),
+        "lines": [dict(line) for line in entity.lines],
+    }
+    if existing is None:
+        existing = Document(
+            kind=spec.kind.value, direction=spec.direction.value, business_key=key, **values
+        )
+        if _numbered(spec):
+            existing.pre_no = numbers.pre_no(numbers.allocate(session, 1)[0], now)
+        session.add(existing)
+    else:
+        for name, value in values.items():
+            setattr(existing, name, value)
+    extra = {"preNo": existing.pre_no} if existing.pre_no else {}
+    return _Outcome(entity, status, STATUS_TEXT[status], extra)
+
+
+def _numbered(spec: MessageSpec) -> bool:
+    """Documents whose receipt carries a preNo get one from the window, like lists do."""
+    return any(name.rstrip("?") == "preNo" for name in spec.receipt_fields)
+
+
+def _check_operation(
+    spec: MessageSpec,
+    app_type: str,
+    existing: Document | Inventory | None,
+    app_time: datetime,
+    key: str,
+) -> None:
+    """The appType rules: add a new key, change or delete a stored one, never go back in time."""
+    errors = spec.errors
+    if app_type == "1":
+        if existing is not None and existing.status not in EDITABLE:
+            raise Refusal(errors.exists, f"[{key}] 已经申报过，请勿重复申报")
+    elif app_type in ("2", "3"):
+        if existing is None:
+            raise Refusal(errors.not_found, f"[{key}] 不存在，appType={app_type} 未找到对应操作")
+    else:
+        raise Refusal(errors.invalid, f"appType {app_type!r} 不是 1 新增 / 2 变更 / 3 删除")
+    if existing is None:
+        return
+    if app_time < existing.app_time:
+        raise Refusal(errors.stale, f"[{key}] 接收报文为旧报文数据，不做处理")
+    if app_type != "1" and existing.status not in EDITABLE:
+        raise Refusal(errors.wrong_state, f"[{key}] 状态 {existing.status} 不符合变更或删除的条件")
+
+
+def _decimal(line: Mapping[str, str], name: str, default: str | None = None) -> Decimal:
+    raw = line.get(name) or default
+    if raw is None:
+        raise Refusal(codes.INVENTORY.invalid, f"清单报文校验失败，[{name}] 为空")
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        raise Refusal(
+            codes.INVENTORY.invalid, f"清单报文校验失败，[{name}={raw}] 不是数字"
+        ) from None
+
+
+def _line_row(line: Mapping[str, str]) -> dict[str, Any]:
+    gnum = line.get("gnum", "")
+    where = f"表体第[{gnum}]项"
+    if not _GCODE.match(line.get("gcode", "")):
+        raise Refusal(codes.INVENTORY.invalid, f"{where}商品编码 gcode 应为 10 位数字")
+    for name in ("country", "currency", "unit", "unit1"):
+        if not _CODE3.match(line.get(name, "")):
+            raise Refusal(codes.INVENTORY.invalid, f"{where} {name} 应为 3 位海关参数代码")
+    qty, price, total = _decimal(line, "qty"), _decimal(line, "price"), _decimal(line, "totalPrice")
+    if abs(qty * price - total) > TOTAL_TOLERANCE:
+        raise Refusal(
+            codes.INVENTORY.invalid, f"{where}总价 {total} 与数量×单价 {qty * price} 不符"
+        )
+    return {
+        "gnum": int(gnum),
+        "item_no": line.get("itemNo"),
+        "item_record_no": line.get("itemRecordNo"),
+        "item_name": line.get("itemName"),
+        "gcode": line["gcode"],
+        "gname": line.get("gname", ""),
+        "gmodel": line.get("gmodel"),
+        "country": line["country"],
+        "currency": line["currency"],
+        "unit": line["unit"],
+        "qty": qty,
+        "unit1": line["unit1"],
+        "qty1": _decimal(line, "qty1"),
+        "unit2": line.get("unit2") or None,
+        "qty2": _decimal(line, "qty2") if line.get("qty2") else None,
+        "price": price,
+        "total_price": total,
+    }
+
+
+def _inventory_rows(
+    spec: MessageSpec, entity: CebEntity
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    head = entity.head
+    if head.get("ieFlag") != spec.direction.value:
+        raise Refusal(
+            codes.INVENTORY.invalid,
+            f"清单报文校验失败，ieFlag 应为 {spec.direction.value}，实为 {head.get('ieFlag')!r}",
+        )
+    gnums = [line.get("gnum") for line in entity.lines]
+    if len(gnums) != len(set(gnums)):
+        raise Refusal(codes.INVENTORY_GNUM_DUPLICATE, "请确认表体 gnum 无重复！")
+    lines = [_line_row(line) for line in entity.lines]
+    head_row = {
+        "direction": spec.direction.value,
+        "guid": head["guid"],
+        "agent_code": head["agentCode"],
+        "cop_no": _cop_no(head),
+        "ebp_code": head["ebpCode"],
+        "ebc_code": head["ebcCode"],
+        "order_no": head["orderNo"],
+        "logistics_code": head["logisticsCode"],
+        "logistics_no": head["logisticsNo"],
+        "customs_code": head["customsCode"],
+        "port_code": head["portCode"],
+        "trade_mode": head["tradeMode"],
+        "statistics_flag": head.get("statisticsFlag"),
+        "owner_code": head.get("ownerCode"),
+        "buyer_id_number": head.get("buyerIdNumber"),
+        "country": head["country"],
+        "currency": head.get("currency") or (lines[0]["currency"] if lines else None),
+        "goods_value": sum((line["total_price"] for line in lines), Decimal(0)),
+        "freight": _decimal(head, "freight", "0"),
+        "insured_fee": _decimal(head, "insuredFee", "0"),
+        "gross_weight": _decimal(head, "grossWeight"),
+        "net_weight": _decimal(head, "netWeight"),
+        "pack_no": int(_decimal(head, "packNo")),
+        "app_type": head["appType"],
+        "app_time": parse_app_time(head["appTime"]),
+        "app_status": head.get("appStatus", "1"),
+        "head": dict(head),
+    }
+    return head_row, lines
+
+
+def _cop_no(head: Mapping[str, str]) -> str:
+    # copNo is optional in the import list; the order then identifies the list for its agent.
+    return head.get("copNo") or f"~{head['ebpCode']}/{head['orderNo']}"
+
+
+def _inventories(
+    session: Session,
+    spec: MessageSpec,
+    entities: list[tuple[CebEntity, dict[str, str]]],
+    sender: str,
+    message_id: UUID,
+    now: datetime,
+) -> list[_Outcome]:
+    keys = [(e.head["agentCode"], _cop_no(e.head)) for e, _ in entities]
+    existing = {
+        (inv.agent_code, inv.cop_no): inv
+        for inv in session.scalars(
+            select(Inventory)
+            .where(
+                Inventory.direction == spec.direction.value,
+                tuple_(Inventory.agent_code, Inventory.cop_no).in_(keys),
+            )
+            .with_for_update()
+        )
+    }
+    outcomes: list[_Outcome] = []
+    new: list[tuple[CebEntity, dict[str, Any], list[dict[str, Any]]]] = []
+    seen: set[tuple[str, str]] = set()
+    for (entity, _), key in zip(entities, keys, strict=True):
+        current = existing.get(key)
+        try:
+            if key in seen:
+                raise Refusal(codes.INVENTORY.exists, f"清单[{key[1]}]在同一报文中重复")
+            seen.add(key)
+            app_time = parse_app_time(entity.head["appTime"])
+            _check_operation(spec, entity.head.get("appType", ""), current, app_time, key[1])
+            if entity.head["appType"] == "3":
+                assert current is not None  # noqa: S101 - refused above otherwise
+                session.delete(current)
+                outcomes.append(
+                    _Outcome(entity, ReturnStatus.STAGED, "删除成功", {"preNo": current.pre_no})
+                )
+                continue
+            head_row, lines = _inventory_rows(spec, entity)
+        except Refusal as refusal:
+            extra = {"preNo": current.pre_no} if current else {}
+            outcomes.append(_Outcome(entity, refusal.code, refusal.info, extra))
+            continue
+        if current is not None:
+            # A resubmitted staged or rejected list keeps the number the window gave it.
+            head_row["pre_no"] = current.pre_no
+            session.execute(delete(InventoryLine).where(InventoryLine.inventory_id == current.id))
+            session.delete(current)
+            session.flush()
+        new.append((entity, head_row, lines))
+    outcomes.extend(_store_inventories(session, spec, new, sender, message_id, now))
+    return outcomes
+
+
+def _store_inventories(
+    session: Session,
+    spec: MessageSpec,
+    new: list[tuple[CebEntity, dict[str, Any], list[dict[str, Any]]]],
+    sender: str,
+    message_id: UUID,
+    now: datetime,
+) -> list[_Outcome]:
+    if not new:
+        return []
+    declared = [
+        _declared_status(head_row["head"]) is ReturnStatus.ACCEPTED for _, head_row, _ in new
+    ]
+    needed = sum(declared) + sum("pre_no" not in head_row for _, head_row, _ in new)
+    serial_iter = iter(numbers.allocate(session, needed))
+    rows = []
+    for (_, head_row, _), is_declared in zip(new, declared, strict=True):
+        status = ReturnStatus.ACCEPTED if is_declared else ReturnStatus.STAGED
+        row = {
+            **head_row,
+            "pre_no": head_row.get("pre_no") or numbers.pre_no(next(serial_iter), now),
+            "invt_no": (
+                numbers.invt_no(
+                    next(serial_iter),
+                    customs_code=head_row["customs_code"],
+                    direction=spec.direction.value,
+                    at=now,
+                )
+                if is_declared
+                else None
+            ),
+            "status": int(status),
+            "status_at": now,
+            "sender_code": sender,
+            "message_id": message_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        rows.append(row)
+    ids = list(
+        session.execute(
+            insert(Inventory).returning(Inventory.id, sort_by_parameter_order=True), rows
+        ).scalars()
+    )
+    session.execute(
+        insert(InventoryLine),
+        [
+            {**line, "inventory_id": inventory_id}
+            for inventory_id, (_, _, lines) in zip(ids, new, strict=True)
+            for line in lines
+        ],
+    )
+    outcomes = []
+    for inventory_id, row, (entity, _, _) in zip(ids, rows, new, strict=True):
+        extra = {"preNo": row["pre_no"], "invtNo": row["invt_no"] or ""}
+        outcomes.append(
+            _Outcome(entity, row["status"], STATUS_TEXT[ReturnStatus(row["status"])], extra)
+        )
+        if row["invt_no"]:
+            outbox.publish(
+                session,
+                InventoryAccepted(
+                    inventory_id=inventory_id,
+                    invt_no=row["invt_no"],
+                    direction=row["direction"],
+                    customs_code=row["customs_code"],
+                    ebc_code=row["ebc_code"],
+                    agent_code=row["agent_code"],
+                    logistics_code=row["logistics_code"],
+                    logistics_no=row["logistics_no"],
+                    accepted_at=now,
+                ),
+            )
+    return outcomes

@@ -1,0 +1,133 @@
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, JSONDoc, utcnow
+
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Document(Base):
+    """A declared document other than an inventory list: order, money, waybill, arrival …
+
+    Its head and lines are kept as the enterprise sent them (field name → text); the rules
+    that need a field read it from there. Inventory lists, which customs aggregates, have
+    typed tables of their own.
+    """
+
+    __tablename__ = "customs_document"
+    __table_args__ = (UniqueConstraint("kind", "direction", "business_key"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(1))
+    business_key: Mapped[str] = mapped_column(String(200))
+    guid: Mapped[str] = mapped_column(String(36))
+    app_type: Mapped[str] = mapped_column(String(1))
+    app_time: Mapped[datetime]
+    app_status: Mapped[str] = mapped_column(String(1))
+    status: Mapped[int] = mapped_column(Integer)
+    pre_no: Mapped[str | None] = mapped_column(String(18), unique=True)
+    sender_code: Mapped[str] = mapped_column(String(18))
+    message_id: Mapped[UUID] = mapped_column(Uuid)
+    head: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Inventory(Base):
+    """申报清单: one parcel's declaration, export (603) or import (621)."""
+
+    __tablename__ = "customs_inventory"
+    __table_args__ = (
+        UniqueConstraint("direction", "agent_code", "cop_no"),
+        Index("ix_customs_inventory_order", "ebp_code", "order_no"),
+        Index("ix_customs_inventory_waybill", "logistics_code", "logistics_no"),
+        Index("ix_customs_inventory_customs_status", "customs_code", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    direction: Mapped[str] = mapped_column(String(1))
+    guid: Mapped[str] = mapped_column(String(36))
+    agent_code: Mapped[str] = mapped_column(String(18))
+    cop_no: Mapped[str] = mapped_column(String(60))
+    pre_no: Mapped[str] = mapped_column(String(18), unique=True)
+    invt_no: Mapped[str | None] = mapped_column(String(20), unique=True)
+    ebp_code: Mapped[str] = mapped_column(String(18))
+    ebc_code: Mapped[str] = mapped_column(String(18), index=True)
+    order_no: Mapped[str] = mapped_column(String(60))
+    logistics_code: Mapped[str] = mapped_column(String(18))
+    logistics_no: Mapped[str] = mapped_column(String(60))
+    customs_code: Mapped[str] = mapped_column(String(4))
+    port_code: Mapped[str] = mapped_column(String(4))
+    trade_mode: Mapped[str] = mapped_column(String(4))
+    statistics_flag: Mapped[str | None] = mapped_column(String(1))
+    owner_code: Mapped[str | None] = mapped_column(String(18))
+    buyer_id_number: Mapped[str | None] = mapped_column(String(60), index=True)
+    country: Mapped[str] = mapped_column(String(3))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    goods_value: Mapped[Decimal]
+    freight: Mapped[Decimal]
+    insured_fee: Mapped[Decimal]
+    gross_weight: Mapped[Decimal]
+    net_weight: Mapped[Decimal]
+    pack_no: Mapped[int] = mapped_column(Integer)
+    app_type: Mapped[str] = mapped_column(String(1))
+    app_time: Mapped[datetime]
+    app_status: Mapped[str] = mapped_column(String(1))
+    status: Mapped[int] = mapped_column(Integer)
+    status_at: Mapped[datetime]
+    sender_code: Mapped[str] = mapped_column(String(18))
+    message_id: Mapped[UUID] = mapped_column(Uuid)
+    head: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InventoryLine(Base):
+    __tablename__ = "customs_inventory_line"
+    __table_args__ = (UniqueConstraint("inventory_id", "gnum"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    inventory_id: Mapped[int] = mapped_column(
+        ForeignKey("customs_inventory.id", ondelete="CASCADE")
+    )
+    gnum: Mapped[int] = mapped_column(Integer)
+    item_no: Mapped[str | None] = mapped_column(String(30))
+    item_record_no: Mapped[str | None] = mapped_column(String(30))
+    item_name: Mapped[str | None] = mapped_column(String(250))
+    gcode: Mapped[str] = mapped_column(String(10))
+    gname: Mapped[str] = mapped_column(String(250))
+    gmodel: Mapped[str | None] = mapped_column(String(250))
+    country: Mapped[str] = mapped_column(String(3))
+    currency: Mapped[str] = mapped_column(String(3))
+    unit: Mapped[str] = mapped_column(String(3))
+    qty: Mapped[Decimal]
+    unit1: Mapped[str] = mapped_column(String(3))
+    qty1: Mapped[Decimal]
+    unit2: Mapped[str | None] = mapped_column(String(3))
+    qty2: Mapped[Decimal | None]
+    price: Mapped[Decimal]
+    total_price: Mapped[Decimal]
+
+
+class NumberCounter(Base):
+    """Serial numbers for preNo/invtNo where the database has no sequences (SQLite)."""
+
+    __tablename__ = "customs_number_counter"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,69 @@
+"""Receipts as the standard's messages (CEB304 … CEB712) or as their JSON mirror."""
+
+import uuid
+from collections.abc import Sequence
+from itertools import groupby
+from typing import Any
+
+from lxml import etree
+
+from app.ceb.catalogue import NS, RECEIPTS
+from app.ceb.times import return_time
+from app.receipts.models import Receipt
+
+# A receipt message carries at most 100 entities (every *Return maxOccurs in the XSD).
+MAX_ENTITIES = 100
+
+
+def _q(name: str) -> str:
+    return f"{{{NS}}}{name}"
+
+
+def _entity(receipt: Receipt) -> dict[str, str]:
+    values = {k: str(v) for k, v in receipt.fields.items() if v is not None}
+    values["returnStatus"] = str(receipt.return_status)
+    values["returnTime"] = return_time(receipt.returned_at)
+    values["returnInfo"] = receipt.return_info
+    return values
+
+
+def message_element(message_type: str, receipts: Sequence[Receipt]) -> etree._Element:
+    """One ``CEBnnnMessage`` holding the receipts (all of that type, at most 100)."""
+    shape = RECEIPTS[message_type]
+    root = etree.Element(
+        _q(f"{message_type}Message"),
+        nsmap={"ceb": NS},
+        guid=str(uuid.uuid4()).upper(),
+        version="1.0",
+    )
+    for receipt in receipts:
+        values = _entity(receipt)
+        entity = etree.SubElement(root, _q(shape.entity))
+        for name, required in shape.fields:
+            value = values.get(name, "")
+            if value or required:
+                etree.SubElement(entity, _q(name)).text = value
+    return root
+
+
+def messages(receipts: Sequence[Receipt]) -> list[etree._Element]:
+    """Receipts grouped into standard messages: one per type and per 100 entities."""
+    out: list[etree._Element] = []
+    for message_type, group in groupby(receipts, key=lambda r: r.message_type):
+        batch = list(group)
+        for start in range(0, len(batch), MAX_ENTITIES):
+            out.append(message_element(message_type, batch[start : start + MAX_ENTITIES]))
+    return out
+
+
+def to_bytes(element: etree._Element) -> bytes:
+    return etree.tostring(element, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def as_json(receipt: Receipt) -> dict[str, Any]:
+    """The JSON mirror: the standard's element names, plus our cursor id and message type."""
+    return {
+        "id": receipt.id,
+        "messageType": receipt.message_type,
+        RECEIPTS[receipt.message_type].entity: _entity(receipt),
+    }

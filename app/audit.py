@@ -1,25 +1,29 @@
 """Append-only, hash-chained audit log of every decision and registry change.
 
-Each entry stores the previous entry's hash and its own hash over (previous hash, content),
-so an edited, inserted or deleted row breaks the chain at that point. The database refuses
-UPDATE and DELETE on the table (triggers in the migration); the chain catches what a
-privileged user does around them.
+Business transactions only append rows; they never wait for one another. A sealer (the
+worker's periodic job, or ``singlewindow audit seal``) then chains committed rows one after
+the other: each sealed entry stores its place in the chain, the previous entry's hash and
+its own hash over (previous hash, content). An edited, inserted or deleted sealed row breaks
+the chain at that point. The database refuses DELETE, and UPDATE of anything but the seal of
+an unsealed row (triggers in the migrations); the chain catches what a privileged user does
+around them.
 """
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, select, text
+from sqlalchemy import BigInteger, Integer, String, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.auth import Caller
 from app.db import Base, JSONDoc, utcnow
 
 GENESIS_HASH = "0" * 64
-# Appends are serialised so that two transactions never chain onto the same predecessor.
-_CHAIN_LOCK_KEY = 7_310_003
+# Only one sealer extends the chain at a time.
+_SEAL_LOCK_KEY = 7_310_003
 
 
 class AuditEntry(Base):
@@ -34,8 +38,9 @@ class AuditEntry(Base):
     subject_type: Mapped[str] = mapped_column(String(40))
     subject_id: Mapped[str] = mapped_column(String(80), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    entry_hash: Mapped[str] = mapped_column(String(64))
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 def actor_of(caller: Caller | None) -> str:
@@ -48,6 +53,7 @@ def actor_of(caller: Caller | None) -> str:
 def _content_hash(prev_hash: str, entry: AuditEntry) -> str:
     content = json.dumps(
         [
+            entry.chain_seq,
             entry.at.isoformat(),
             entry.actor,
             entry.action,
@@ -71,36 +77,79 @@ def record(
     subject_type: str,
     subject_id: str,
     detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> AuditEntry:
-    """Append one entry to the chain in the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
-    prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
-    # JSON round-trip so the hashed content is exactly what the database will give back.
+    """Append one entry in the caller's transaction (sealed into the chain after commit)."""
     entry = AuditEntry(
-        at=utcnow(),
+        at=at or utcnow(),
         actor=actor,
         action=action,
         subject_type=subject_type,
         subject_id=subject_id,
+        # JSON round-trip so the hashed content is exactly what the database gives back.
         detail=json.loads(json.dumps(detail or {}, default=str)),
-        prev_hash=prev or GENESIS_HASH,
     )
-    entry.entry_hash = _content_hash(entry.prev_hash, entry)
     session.add(entry)
-    session.flush()
     return entry
 
 
-def first_broken_entry(session: Session) -> int | None:
-    """Recompute the chain; the id of the first entry that does not fit, or None if intact."""
-    expected_prev = GENESIS_HASH
-    for entry in session.scalars(
-        select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000)
+def seal(session: Session, *, limit: int = 1000) -> int:
+    """Chain committed unsealed entries in id order; returns how many were sealed."""
+    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _SEAL_LOCK_KEY}
     ):
-        if entry.prev_hash != expected_prev or entry.entry_hash != _content_hash(
-            entry.prev_hash, entry
+        return 0
+    last = session.execute(
+        select(AuditEntry.chain_seq, AuditEntry.entry_hash)
+        .where(AuditEntry.chain_seq.is_not(None))
+        .order_by(AuditEntry.chain_seq.desc())
+        .limit(1)
+    ).first()
+    seq, prev = (int(last[0] or 0), str(last[1])) if last else (0, GENESIS_HASH)
+    entries = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.chain_seq.is_(None))
+        .order_by(AuditEntry.id)
+        .limit(limit)
+    ).all()
+    for entry in entries:
+        seq += 1
+        entry.chain_seq = seq
+        entry.prev_hash = prev
+        entry.entry_hash = prev = _content_hash(prev, entry)
+    return len(entries)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    sealed: int
+    unsealed: int
+    first_broken: int | None  # id of the first entry that does not fit
+
+
+def verify(session: Session) -> ChainReport:
+    """Recompute the chain; names the first entry that was edited, inserted or removed."""
+    expected_prev, expected_seq, count = GENESIS_HASH, 1, 0
+    for entry in session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.chain_seq.is_not(None))
+        .order_by(AuditEntry.chain_seq)
+        .execution_options(yield_per=1000)
+    ):
+        if (
+            entry.chain_seq != expected_seq
+            or entry.prev_hash != expected_prev
+            or entry.entry_hash != _content_hash(expected_prev, entry)
         ):
-            return entry.id
-        expected_prev = entry.entry_hash
-    return None
+            return ChainReport(count, _unsealed(session), entry.id)
+        expected_prev, expected_seq, count = str(entry.entry_hash), expected_seq + 1, count + 1
+    return ChainReport(count, _unsealed(session), None)
+
+
+def _unsealed(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.chain_seq.is_(None))
+        )
+        or 0
+    )

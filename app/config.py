@@ -16,6 +16,13 @@ class OutboxSettings(BaseModel):
     backoff_max_s: float = Field(600.0, gt=0)
 
 
+class CustomsSettings(BaseModel):
+    match_wait_minutes: int = Field(
+        360, ge=1, description="how long a declared list waits for its order, payment, waybill"
+    )
+    claim_minutes: int = Field(30, ge=1, description="an officer's claim on a list lapses after")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SW_", env_file=".env", env_nested_delimiter="__", extra="ignore"
@@ -32,6 +39,7 @@ class Settings(BaseSettings):
     max_xml_depth: int = Field(64, ge=8, le=256)
     require_signatures: bool = True
     outbox: OutboxSettings = OutboxSettings()
+    customs: CustomsSettings = CustomsSettings()
 
     @property
     def is_sqlite(self) -> bool:

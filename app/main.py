@@ -16,6 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.config import Settings, get_settings
+from app.customs import handlers as customs_handlers
+from app.customs.router import router as customs_router
 from app.db import make_engine, make_sessionmaker
 from app.errors import AppError
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -38,7 +40,9 @@ def cached_schemas(xsd_dir: Path) -> Schemas:
 
 def build_dispatcher() -> Dispatcher:
     """Every module's reactions to every other module's events, registered in one place."""
-    return Dispatcher()
+    dispatcher = Dispatcher()
+    customs_handlers.register(dispatcher)
+    return dispatcher
 
 
 def _error(status: int, name: str, detail: str, headers: dict[str, str] | None = None) -> Response:
@@ -131,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_metrics(app)
     app.include_router(registry_router, prefix=API_PREFIX)
     app.include_router(window_router, prefix=API_PREFIX)
+    app.include_router(customs_router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(request: Request) -> Response:

@@ -1,7 +1,16 @@
 """Every table of every module, for Alembic and the drift test."""
 
 from app.audit import AuditEntry
-from app.customs.models import Document, Inventory, InventoryLine, NumberCounter
+from app.customs.models import (
+    BuyerQuota,
+    Decision,
+    Document,
+    Inventory,
+    InventoryLine,
+    NumberCounter,
+    RuleSet,
+    TaxRate,
+)
 from app.db import Base
 from app.outbox import OutboxMessage
 from app.receipts.models import Receipt
@@ -13,6 +22,8 @@ __all__ = [
     "AuditEntry",
     "BankMandate",
     "Base",
+    "BuyerQuota",
+    "Decision",
     "Document",
     "Enterprise",
     "Inventory",
@@ -22,4 +33,6 @@ __all__ = [
     "Principal",
     "RawMessage",
     "Receipt",
+    "RuleSet",
+    "TaxRate",
 ]

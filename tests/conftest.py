@@ -163,3 +163,20 @@ def _postgres_only(request: pytest.FixtureRequest) -> None:
         and request.getfixturevalue("database").backend != "postgresql"
     ):
         pytest.skip("needs PostgreSQL (set SW_TEST_DATABASE_URL)")
+
+
+@pytest.fixture
+def run_outbox(session_factory: sessionmaker[Session]) -> Callable[[], int]:
+    """Run every due outbox event (and the events they cause) now; returns how many ran."""
+    from app.main import build_dispatcher
+    from app.outbox import Relay
+
+    relay = Relay(session_factory, build_dispatcher(), OutboxSettings(batch_size=500))
+
+    def _run() -> int:
+        total = 0
+        while handled := relay.run_once():
+            total += handled
+        return total
+
+    return _run

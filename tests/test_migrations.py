@@ -28,18 +28,22 @@ def test_models_match_the_migrated_schema(engine: Engine) -> None:
     assert differences == []
 
 
-def test_audit_log_refuses_update_and_delete(engine: Engine) -> None:
+def test_audit_log_can_only_be_appended_and_sealed(engine: Engine) -> None:
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO audit_entry (at, actor, action, subject_type, subject_id, detail,"
-                " prev_hash, entry_hash) VALUES (CURRENT_TIMESTAMP, 'a', 'b', 'c', 'd', '{}',"
-                " 'x', 'y')"
-            )
-        )
-    for statement in ("UPDATE audit_entry SET actor = 'forged'", "DELETE FROM audit_entry"):
+    from app import audit
+    from app.db import make_sessionmaker
+
+    factory = make_sessionmaker(engine)
+    with factory.begin() as session:
+        audit.record(session, actor="a", action="b", subject_type="c", subject_id="d")
+    with factory.begin() as session:
+        assert audit.seal(session) == 1
+    for statement in (
+        "UPDATE audit_entry SET actor = 'forged'",
+        "UPDATE audit_entry SET entry_hash = 'resealed'",
+        "DELETE FROM audit_entry",
+    ):
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement))

@@ -484,6 +484,26 @@ RECEIPTS: dict[str, ReceiptShape] = {
     )
     for spec in _SPECS
 }
+# The electronic tax bill (CEB816) nests a head and lines inside each Tax entity.
+TAX_HEAD_FIELDS: tuple[tuple[str, bool], ...] = (
+    ("guid", True),
+    ("returnTime", True),
+    ("invtNo", True),
+    ("taxNo", True),
+    ("customsTax", True),
+    ("valueAddedTax", True),
+    ("consumptionTax", True),
+    ("status", True),
+    ("entDutyNo", False),
+    ("note", False),
+    ("assureCode", False),
+    ("ebcCode", False),
+    ("logisticsCode", False),
+    ("agentCode", False),
+    ("customsCode", False),
+)
+TAX_LINE_FIELDS = ("gnum", "gcode", "taxPrice", "customsTax", "valueAddedTax", "consumptionTax")
+
 RECEIPTS["CEB900"] = ReceiptShape(
     "MessageReturn",
     tuple(

@@ -8,22 +8,22 @@ hundred gets its own negative receipt while the others go on.
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
-from app import outbox
 from app.ceb import codes
 from app.ceb.catalogue import PARTY_ROLES, DocKind, MessageSpec
 from app.ceb.codes import STATUS_TEXT, ReturnStatus
 from app.ceb.times import parse_app_time
-from app.customs import numbers
-from app.customs.events import InventoryAccepted
+from app.customs import effects, lifecycle, matching, numbers, receipting
+from app.customs.effects import Refusal
 from app.customs.models import Document, Inventory, InventoryLine
+from app.customs.receipting import list_doc_key
 from app.customs.schemas import CebEntity
 from app.receipts import service as receipts_service
 from app.receipts.schemas import ReceiptDraft
@@ -37,21 +37,13 @@ _CODE3 = re.compile(r"^\d{3}$")
 TOTAL_TOLERANCE = Decimal("0.01")
 
 
-class Refusal(Exception):
-    """An entity refused with one of the standard's negative codes."""
-
-    def __init__(self, code: int, info: str) -> None:
-        super().__init__(info)
-        self.code = code
-        self.info = info
-
-
 @dataclass
 class _Outcome:
     entity: CebEntity
     status: int
     info: str
     extra: dict[str, str]
+    doc_key: str | None = None
 
 
 def doc_key(spec: MessageSpec, head: Mapping[str, str]) -> str:
@@ -66,8 +58,13 @@ def receive(
     sender: str,
     message_id: UUID,
     received_at: datetime,
+    match_wait: timedelta,
 ) -> None:
-    """Judge and store each document of a message and issue one receipt per document."""
+    """Judge and store each document of a message; every document gets its receipts.
+
+    A declared list is matched (三单对碰) at once; a list whose partners are missing waits
+    up to ``match_wait`` for them.
+    """
     roles = registry_service.enterprises_with_roles(session, codes=_party_codes(spec, entities))
     outcomes: list[_Outcome] = []
     inventories: list[tuple[CebEntity, dict[str, str]]] = []
@@ -84,7 +81,9 @@ def receive(
         else:
             outcomes.append(_document(session, spec, entity, sender, message_id, received_at))
     if inventories:
-        outcomes.extend(_inventories(session, spec, inventories, sender, message_id, received_at))
+        outcomes.extend(
+            _inventories(session, spec, inventories, sender, message_id, received_at, match_wait)
+        )
     receipts_service.issue(
         session,
         drafts=[_draft(spec, o, sender) for o in outcomes],
@@ -127,16 +126,18 @@ def _check_parties(
 
 def _draft(spec: MessageSpec, outcome: _Outcome, sender: str) -> ReceiptDraft:
     head = outcome.entity.head
-    fields = {name.rstrip("?"): head.get(name.rstrip("?"), "") for name in spec.receipt_fields}
-    fields.update(outcome.extra)
-    return ReceiptDraft(
-        recipient_code=sender,
-        message_type=spec.receipt,
-        doc_kind=spec.kind.value,
-        doc_key=f"{spec.direction.value}:{spec.kind.value}:{doc_key(spec, head)}",
-        return_status=outcome.status,
-        return_info=outcome.info,
-        fields=fields,
+    if outcome.doc_key is None and spec.kind is DocKind.INVENTORY:
+        outcome.doc_key = list_doc_key(
+            spec.direction.value, head.get("agentCode", ""), _cop_no(head)
+        )
+    return receipting.draft(
+        spec,
+        outcome.entity.head,
+        recipient=sender,
+        status=outcome.status,
+        info=outcome.info,
+        extra=outcome.extra,
+        doc_key=outcome.doc_key,
     )
 
 
@@ -173,6 +174,11 @@ def _document(
         session.delete(existing)
         return _Outcome(entity, ReturnStatus.STAGED, "删除成功", {})
     status = _declared_status(head)
+    if status is ReturnStatus.ACCEPTED:
+        try:
+            effects.apply(session, spec, head, entity.lines, at=now)
+        except Refusal as refusal:
+            return _Outcome(entity, refusal.code, refusal.info, {})
     values: dict[str, Any] = {
         "guid": head["guid"],
         "app_type": head["appType"],
@@ -184,6 +190,8 @@ def _document(
         "head": dict(head),
         "lines": [dict(line) for line in entity.lines],
     }
+    if spec.kind is DocKind.PAYMENT:
+        values["ref_key"] = matching.payment_ref(head)
     if existing is None:
         existing = Document(
             kind=spec.kind.value, direction=spec.direction.value, business_key=key, **values
@@ -195,7 +203,11 @@ def _document(
         for name, value in values.items():
             setattr(existing, name, value)
     extra = {"preNo": existing.pre_no} if existing.pre_no else {}
-    return _Outcome(entity, status, STATUS_TEXT[status], extra)
+    outcome = _Outcome(entity, status, STATUS_TEXT[status], extra)
+    if status is ReturnStatus.ACCEPTED:
+        session.flush()
+        rematch_waiting(session, kind=spec.kind, direction=spec.direction.value, head=head, at=now)
+    return outcome
 
 
 def _numbered(spec: MessageSpec) -> bool:
@@ -331,6 +343,7 @@ def _inventories(
     sender: str,
     message_id: UUID,
     now: datetime,
+    match_wait: timedelta,
 ) -> list[_Outcome]:
     keys = [(e.head["agentCode"], _cop_no(e.head)) for e, _ in entities]
     existing = {
@@ -358,14 +371,14 @@ def _inventories(
             if entity.head["appType"] == "3":
                 assert current is not None  # noqa: S101 - refused above otherwise
                 session.delete(current)
-                outcomes.append(
-                    _Outcome(entity, ReturnStatus.STAGED, "删除成功", {"preNo": current.pre_no})
-                )
+                outcomes.append(_list_outcome(entity, current, ReturnStatus.STAGED, "删除成功"))
                 continue
             head_row, lines = _inventory_rows(spec, entity)
         except Refusal as refusal:
-            extra = {"preNo": current.pre_no} if current else {}
-            outcomes.append(_Outcome(entity, refusal.code, refusal.info, extra))
+            if current is not None:
+                outcomes.append(_list_outcome(entity, current, refusal.code, refusal.info))
+            else:
+                outcomes.append(_Outcome(entity, refusal.code, refusal.info, {}))
             continue
         if current is not None:
             # A resubmitted staged or rejected list keeps the number the window gave it.
@@ -374,7 +387,7 @@ def _inventories(
             session.delete(current)
             session.flush()
         new.append((entity, head_row, lines))
-    outcomes.extend(_store_inventories(session, spec, new, sender, message_id, now))
+    outcomes.extend(_store_inventories(session, spec, new, sender, message_id, now, match_wait))
     return outcomes
 
 
@@ -385,70 +398,102 @@ def _store_inventories(
     sender: str,
     message_id: UUID,
     now: datetime,
+    match_wait: timedelta,
 ) -> list[_Outcome]:
     if not new:
         return []
-    declared = [
-        _declared_status(head_row["head"]) is ReturnStatus.ACCEPTED for _, head_row, _ in new
-    ]
-    needed = sum(declared) + sum("pre_no" not in head_row for _, head_row, _ in new)
-    serial_iter = iter(numbers.allocate(session, needed))
-    rows = []
-    for (_, head_row, _), is_declared in zip(new, declared, strict=True):
-        status = ReturnStatus.ACCEPTED if is_declared else ReturnStatus.STAGED
-        row = {
-            **head_row,
-            "pre_no": head_row.get("pre_no") or numbers.pre_no(next(serial_iter), now),
-            "invt_no": (
-                numbers.invt_no(
-                    next(serial_iter),
-                    customs_code=head_row["customs_code"],
-                    direction=spec.direction.value,
-                    at=now,
-                )
-                if is_declared
-                else None
-            ),
-            "status": int(status),
-            "status_at": now,
-            "sender_code": sender,
-            "message_id": message_id,
-            "created_at": now,
-            "updated_at": now,
-        }
-        rows.append(row)
-    ids = list(
-        session.execute(
-            insert(Inventory).returning(Inventory.id, sort_by_parameter_order=True), rows
-        ).scalars()
-    )
-    session.execute(
-        insert(InventoryLine),
-        [
-            {**line, "inventory_id": inventory_id}
-            for inventory_id, (_, _, lines) in zip(ids, new, strict=True)
-            for line in lines
-        ],
-    )
-    outcomes = []
-    for inventory_id, row, (entity, _, _) in zip(ids, rows, new, strict=True):
-        extra = {"preNo": row["pre_no"], "invtNo": row["invt_no"] or ""}
-        outcomes.append(
-            _Outcome(entity, row["status"], STATUS_TEXT[ReturnStatus(row["status"])], extra)
+    serials = iter(numbers.allocate(session, sum("pre_no" not in row for _, row, _ in new)))
+    stored: list[tuple[CebEntity, Inventory, list[InventoryLine]]] = []
+    for entity, head_row, line_rows in new:
+        declared = _declared_status(head_row["head"]) is ReturnStatus.ACCEPTED
+        inventory = Inventory(
+            **{
+                **head_row,
+                "pre_no": head_row.get("pre_no") or numbers.pre_no(next(serials), now),
+                "status": int(ReturnStatus.DECLARING if declared else ReturnStatus.STAGED),
+                "status_at": now,
+                "sender_code": sender,
+                "message_id": message_id,
+                "inspection_state": "pending",
+                "full_tax": False,
+                "created_at": now,
+                "updated_at": now,
+            }
         )
-        if row["invt_no"]:
-            outbox.publish(
-                session,
-                InventoryAccepted(
-                    inventory_id=inventory_id,
-                    invt_no=row["invt_no"],
-                    direction=row["direction"],
-                    customs_code=row["customs_code"],
-                    ebc_code=row["ebc_code"],
-                    agent_code=row["agent_code"],
-                    logistics_code=row["logistics_code"],
-                    logistics_no=row["logistics_no"],
-                    accepted_at=now,
-                ),
+        session.add(inventory)
+        stored.append((entity, inventory, [InventoryLine(**row) for row in line_rows]))
+    session.flush()
+    for _, inventory, lines in stored:
+        for line in lines:
+            line.inventory_id = inventory.id
+        session.add_all(lines)
+    session.flush()
+    outcomes: list[_Outcome] = []
+    waiting: list[tuple[Inventory, list[InventoryLine]]] = []
+    for entity, inventory, lines in stored:
+        if inventory.status == ReturnStatus.STAGED:
+            outcomes.append(_list_outcome(entity, inventory, ReturnStatus.STAGED, "暂存"))
+        else:
+            waiting.append((inventory, lines))
+    for inventory, lines in waiting:
+        if not settle(session, inventory, lines, at=now):
+            inventory.match_deadline = now + match_wait
+            lifecycle.issue_list_receipt(
+                session, inventory, ReturnStatus.DECLARING, "申报中: 等待三单对碰", now
             )
     return outcomes
+
+
+def _list_outcome(entity: CebEntity, inventory: Inventory, status: int, info: str) -> _Outcome:
+    return _Outcome(
+        entity,
+        status,
+        info,
+        {"preNo": inventory.pre_no, "invtNo": inventory.invt_no or ""},
+        list_doc_key(inventory.direction, inventory.agent_code, inventory.cop_no),
+    )
+
+
+def settle(
+    session: Session, inventory: Inventory, lines: Sequence[InventoryLine], *, at: datetime
+) -> bool:
+    """三单对碰 for a declared list: accept, reject on a difference, or leave it waiting."""
+    result = matching.match(session, inventory, lines)
+    if not result.complete:
+        return False
+    if not result.agrees:
+        lifecycle.transition(
+            session,
+            inventory,
+            ReturnStatus.REJECTED,
+            actor="system",
+            reason="三单对碰不一致",
+            info="三单对碰不一致: " + "; ".join(result.differences),
+            at=at,
+        )
+        return True
+    lifecycle.accept(session, inventory, lines, at=at)
+    return True
+
+
+def rematch_waiting(
+    session: Session, *, kind: DocKind, direction: str, head: Mapping[str, str], at: datetime
+) -> None:
+    """A partner document was declared: the lists waiting for it try the match again."""
+    query = select(Inventory).where(
+        Inventory.direction == direction, Inventory.status == int(ReturnStatus.DECLARING)
+    )
+    if kind is DocKind.LOGISTICS:
+        query = query.where(
+            Inventory.logistics_code == head.get("logisticsCode"),
+            Inventory.logistics_no == head.get("logisticsNo"),
+        )
+    elif kind in (DocKind.ORDER, DocKind.PAYMENT):
+        query = query.where(
+            Inventory.ebp_code == head.get("ebpCode"), Inventory.order_no == head.get("orderNo")
+        )
+    else:
+        return
+    for inventory in session.scalars(query.with_for_update()).all():
+        if settle(session, inventory, lifecycle.lines_of(session, inventory), at=at):
+            inventory.match_deadline = None

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -34,6 +35,8 @@ class Document(Base):
     kind: Mapped[str] = mapped_column(String(20))
     direction: Mapped[str] = mapped_column(String(1))
     business_key: Mapped[str] = mapped_column(String(200))
+    # What other documents find it by (money documents: the order they pay for).
+    ref_key: Mapped[str | None] = mapped_column(String(200), index=True)
     guid: Mapped[str] = mapped_column(String(36))
     app_type: Mapped[str] = mapped_column(String(1))
     app_time: Mapped[datetime]
@@ -93,6 +96,21 @@ class Inventory(Base):
     sender_code: Mapped[str] = mapped_column(String(18))
     message_id: Mapped[UUID] = mapped_column(Uuid)
     head: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    # 三单对碰: a declared list waits (status 2) for its partners until this time.
+    match_deadline: Mapped[datetime | None]
+    lane: Mapped[str | None] = mapped_column(String(8))
+    # Set by the SLA clock's event; the officers' queue is worked earliest deadline first.
+    sla_deadline: Mapped[datetime | None]
+    # Joint release (三个一): customs releases only when inspection has cleared the list.
+    inspection_state: Mapped[str] = mapped_column(String(12), default="pending")
+    claimed_by: Mapped[UUID | None] = mapped_column(Uuid)
+    claimed_at: Mapped[datetime | None]
+    quota_charged: Mapped[Decimal | None]
+    customs_tax: Mapped[Decimal | None]
+    vat: Mapped[Decimal | None]
+    consumption_tax: Mapped[Decimal | None]
+    full_tax: Mapped[bool] = mapped_column(Boolean, default=False)
+    released_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -122,6 +140,9 @@ class InventoryLine(Base):
     qty2: Mapped[Decimal | None]
     price: Mapped[Decimal]
     total_price: Mapped[Decimal]
+    customs_tax: Mapped[Decimal | None]
+    vat: Mapped[Decimal | None]
+    consumption_tax: Mapped[Decimal | None]
 
 
 class NumberCounter(Base):
@@ -131,3 +152,65 @@ class NumberCounter(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class Decision(Base):
+    """Why a list moved: the lane and the rules that chose it, or an officer's action.
+
+    Stores what is needed to explain and reproduce it: rule ids and rule-set version, the
+    random seed of a draw, a hash of the inputs, the actor and the reason.
+    """
+
+    __tablename__ = "customs_decision"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    inventory_id: Mapped[int] = mapped_column(
+        ForeignKey("customs_inventory.id", ondelete="CASCADE"), index=True
+    )
+    agency: Mapped[str] = mapped_column(String(12))
+    action: Mapped[str] = mapped_column(String(20))
+    lane: Mapped[str | None] = mapped_column(String(8))
+    from_status: Mapped[int] = mapped_column(Integer)
+    to_status: Mapped[int] = mapped_column(Integer)
+    rule_ids: Mapped[list[str]] = mapped_column(JSONDoc)
+    rule_version: Mapped[int | None] = mapped_column(Integer)
+    seed: Mapped[str | None] = mapped_column(String(64))
+    inputs_hash: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(String(1000))
+    internal: Mapped[bool] = mapped_column(Boolean, default=True)
+    source_event_id: Mapped[UUID | None] = mapped_column(Uuid, unique=True)
+    at: Mapped[datetime]
+
+
+class RuleSet(Base):
+    """A version of the risk rules, stored as data; the newest is in force."""
+
+    __tablename__ = "customs_rule_set"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BuyerQuota(Base):
+    """What a buyer (by id number) has used of the yearly cross-border retail import limit."""
+
+    __tablename__ = "customs_buyer_quota"
+
+    buyer_id_number: Mapped[str] = mapped_column(String(60), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    used: Mapped[Decimal]
+
+
+class TaxRate(Base):
+    """Import tax rates by HS code prefix; the longest matching prefix applies."""
+
+    __tablename__ = "customs_tax_rate"
+
+    hs_prefix: Mapped[str] = mapped_column(String(10), primary_key=True)
+    duty_rate: Mapped[Decimal]
+    vat_rate: Mapped[Decimal]
+    consumption_rate: Mapped[Decimal]
+    note: Mapped[str | None] = mapped_column(String(200))

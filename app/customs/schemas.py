@@ -1,8 +1,13 @@
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from app.customs.risk import Lane, RuleSetBody
 from app.schemas import Schema
 
 
@@ -38,7 +43,100 @@ class InventoryRead(Schema):
     status_at: datetime
     app_status: str
     statistics_flag: str | None
-    goods_value: str
+    goods_value: Decimal
     currency: str | None
     created_at: datetime
     timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+class DecisionAction(StrEnum):
+    RELEASE = "release"
+    REJECT = "reject"
+    REVIEW = "review"
+    INSPECT = "inspect"
+    DETAIN = "detain"
+    RETURN = "return"
+    REROUTE = "reroute"
+
+
+class DecisionCreate(Schema):
+    action: DecisionAction
+    reason: str = Field(min_length=2, max_length=1000, description="mandatory, recorded")
+    lane: Lane | None = Field(None, description="the new lane, for reroute")
+    detain_code: Literal[501, 502, 503, 599] | None = Field(
+        None, description="detention kind, for detain (default 599)"
+    )
+
+    @model_validator(mode="after")
+    def _lane_for_reroute(self) -> "DecisionCreate":
+        if self.action is DecisionAction.REROUTE and self.lane is None:
+            raise ValueError("reroute needs the new lane")
+        return self
+
+
+class DecisionRead(Schema):
+    action: str
+    agency: str
+    lane: str | None
+    from_status: int
+    to_status: int
+    reason: str
+    actor: str
+    at: datetime
+
+
+class InventoryDetail(InventoryRead):
+    lane: str | None = None
+    sla_deadline: datetime | None = None
+    inspection_state: str | None = None
+    claimed_by: UUID | None = None
+
+
+class BacktestRequest(Schema):
+    rules: RuleSetBody
+    start: datetime
+    end: datetime
+
+
+class BacktestResult(Schema):
+    lists: int
+    would_hold: dict[str, int]
+    actually_held: dict[str, int]
+    hits_by_rule: dict[str, int]
+    changed_sample: list[dict[str, str]]
+
+
+class RulesRead(Schema):
+    version: int
+    rules: RuleSetBody
+
+
+class TradeListLine(Schema):
+    gnum: int
+    gcode: str
+    gname: str
+    currency: str
+    total_price: Decimal
+
+
+class TradeListRead(Schema):
+    """A list as banks see it: value, currency, lines and the linked money documents."""
+
+    id: int
+    invt_no: str | None
+    direction: str
+    status: int
+    ebc_code: str
+    ebp_code: str
+    agent_code: str
+    order_no: str
+    customs_code: str
+    currency: str | None
+    goods_value: Decimal
+    freight: Decimal
+    insured_fee: Decimal
+    released_at: datetime | None
+    buyer_id_number: str | None
+    lines: list[TradeListLine]
+    order: dict[str, str] | None
+    payments: list[dict[str, str]]

@@ -7,7 +7,7 @@ from typing import Any
 
 from lxml import etree
 
-from app.ceb.catalogue import NS, RECEIPTS
+from app.ceb.catalogue import NS, RECEIPTS, TAX_HEAD_FIELDS, TAX_LINE_FIELDS
 from app.ceb.times import return_time
 from app.receipts.models import Receipt
 
@@ -29,13 +29,17 @@ def _entity(receipt: Receipt) -> dict[str, str]:
 
 def message_element(message_type: str, receipts: Sequence[Receipt]) -> etree._Element:
     """One ``CEBnnnMessage`` holding the receipts (all of that type, at most 100)."""
-    shape = RECEIPTS[message_type]
     root = etree.Element(
         _q(f"{message_type}Message"),
         nsmap={"ceb": NS},
         guid=str(uuid.uuid4()).upper(),
         version="1.0",
     )
+    if message_type == "CEB816":
+        for receipt in receipts:
+            _tax_bill(root, receipt)
+        return root
+    shape = RECEIPTS[message_type]
     for receipt in receipts:
         values = _entity(receipt)
         entity = etree.SubElement(root, _q(shape.entity))
@@ -44,6 +48,19 @@ def message_element(message_type: str, receipts: Sequence[Receipt]) -> etree._El
             if value or required:
                 etree.SubElement(entity, _q(name)).text = value
     return root
+
+
+def _tax_bill(root: etree._Element, receipt: Receipt) -> None:
+    tax = etree.SubElement(root, _q("Tax"))
+    head = dict(receipt.fields["head"], returnTime=return_time(receipt.returned_at))
+    head_element = etree.SubElement(tax, _q("TaxHeadRd"))
+    for name, required in TAX_HEAD_FIELDS:
+        if head.get(name) or required:
+            etree.SubElement(head_element, _q(name)).text = str(head.get(name, ""))
+    for line in receipt.fields["lines"]:
+        line_element = etree.SubElement(tax, _q("TaxListRd"))
+        for name in TAX_LINE_FIELDS:
+            etree.SubElement(line_element, _q(name)).text = str(line[name])
 
 
 def messages(receipts: Sequence[Receipt]) -> list[etree._Element]:
@@ -62,8 +79,9 @@ def to_bytes(element: etree._Element) -> bytes:
 
 def as_json(receipt: Receipt) -> dict[str, Any]:
     """The JSON mirror: the standard's element names, plus our cursor id and message type."""
-    return {
-        "id": receipt.id,
-        "messageType": receipt.message_type,
-        RECEIPTS[receipt.message_type].entity: _entity(receipt),
-    }
+    if receipt.message_type == "CEB816":
+        head = dict(receipt.fields["head"], returnTime=return_time(receipt.returned_at))
+        body: dict[str, Any] = {"Tax": {"TaxHeadRd": head, "TaxListRd": receipt.fields["lines"]}}
+    else:
+        body = {RECEIPTS[receipt.message_type].entity: _entity(receipt)}
+    return {"id": receipt.id, "messageType": receipt.message_type, **body}

@@ -15,7 +15,7 @@ class ReceiptDraft(Schema):
     doc_key: str
     return_status: int
     return_info: str = Field(max_length=5000)
-    fields: dict[str, str]
+    fields: dict[str, Any]
 
 
 class ReceiptRead(Schema):

@@ -4,11 +4,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.receipts.models import Receipt
 from app.receipts.schemas import ReceiptDraft
+
+# The window names the message being handled here, so that receipts issued deep inside
+# customs (a transition, a re-match) are attributed to it and answered synchronously.
+SOURCE_MESSAGE = "source_message_id"
 
 
 def issue(
@@ -17,36 +21,45 @@ def issue(
     drafts: Sequence[ReceiptDraft],
     at: datetime,
     source_message_id: UUID | None = None,
-) -> list[int]:
+) -> None:
     """Persist receipts in the caller's transaction; their ids are the enterprise's cursor."""
-    if not drafts:
-        return []
-    rows = [
-        {
-            "recipient_code": d.recipient_code,
-            "message_type": d.message_type,
-            "doc_kind": d.doc_kind,
-            "doc_key": d.doc_key,
-            "return_status": d.return_status,
-            "return_info": d.return_info,
-            "returned_at": at,
-            "fields": d.fields,
-            "source_message_id": source_message_id,
-            "created_at": at,
-        }
+    source = source_message_id or session.info.get(SOURCE_MESSAGE)
+    session.add_all(
+        Receipt(
+            recipient_code=d.recipient_code,
+            message_type=d.message_type,
+            doc_kind=d.doc_kind,
+            doc_key=d.doc_key,
+            return_status=d.return_status,
+            return_info=d.return_info,
+            returned_at=at,
+            fields=d.fields,
+            source_message_id=source,
+            created_at=at,
+        )
         for d in drafts
-    ]
-    result = session.execute(
-        insert(Receipt).returning(Receipt.id, sort_by_parameter_order=True), rows
     )
-    return list(result.scalars())
 
 
-def for_message(session: Session, *, message_id: UUID) -> Sequence[Receipt]:
-    """The receipts a stored message produced, for replaying a resubmission."""
-    return session.scalars(
-        select(Receipt).where(Receipt.source_message_id == message_id).order_by(Receipt.id)
-    ).all()
+def for_message(
+    session: Session,
+    *,
+    message_id: UUID,
+    message_type: str | None = None,
+    recipient_code: str | None = None,
+) -> Sequence[Receipt]:
+    """The receipts a stored message produced (its answer; replayed on resubmission).
+
+    Narrowed to one receipt type and recipient, it is the synchronous answer: receipts of
+    other documents that the message moved on (a waiting list accepted when its waybill
+    arrives) are for their own declarants, who pull them.
+    """
+    query = select(Receipt).where(Receipt.source_message_id == message_id)
+    if message_type is not None:
+        query = query.where(Receipt.message_type == message_type)
+    if recipient_code is not None:
+        query = query.where(Receipt.recipient_code == recipient_code)
+    return session.scalars(query.order_by(Receipt.id)).all()
 
 
 def page(

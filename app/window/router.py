@@ -5,8 +5,8 @@ from fastapi.responses import JSONResponse
 from lxml import etree
 from starlette.concurrency import run_in_threadpool
 
+from app import clock
 from app.ceb.catalogue import INBOUND, RECEIPTS
-from app.db import utcnow
 from app.deps import CallerDep, SessionDep, SettingsDep
 from app.errors import PayloadTooLarge
 from app.receipts import render
@@ -115,7 +115,7 @@ async def submit_message(
         remote_addr=request.client.host if request.client else None,
         schemas=request.app.state.schemas,
         settings=settings,
-        now=utcnow(),
+        now=clock.now(),
     )
     if reply.error is not None:
         name, detail = reply.error

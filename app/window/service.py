@@ -9,9 +9,9 @@ in this same transaction → the receipts it produced.
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from lxml import etree
 from sqlalchemy import select
@@ -28,7 +28,7 @@ from app.receipts.schemas import ReceiptDraft
 from app.window import ceb
 from app.window.json_mirror import JsonMirrorError, child_order, parse_json, to_xml
 from app.window.models import RawMessage
-from app.window.xmlsafe import XmlIssue, XmlRejected, parse_xml
+from app.window.xmlsafe import NOT_XML_CHAR, XmlIssue, XmlRejected, parse_xml
 from app.window.xsd import Schemas, SchemaSet, schema_set_for
 
 # MessageReturn.returnStatus is negative for format errors; the magnitudes follow the
@@ -127,26 +127,37 @@ def submit(
         return stored
     entities = ceb.entities(root, spec)
     stored.entity_count = len(entities)
-    customs_intake.receive(
-        session,
-        spec=spec,
-        entities=entities,
-        sender=caller_code,
-        message_id=stored.id,
-        received_at=now,
-    )
-    return Reply(200, list(receipts_service.for_message(session, message_id=stored.id)))
+    session.info[receipts_service.SOURCE_MESSAGE] = stored.id
+    try:
+        customs_intake.receive(
+            session,
+            spec=spec,
+            entities=entities,
+            sender=caller_code,
+            message_id=stored.id,
+            received_at=now,
+            match_wait=timedelta(minutes=settings.customs.match_wait_minutes),
+        )
+    finally:
+        session.info.pop(receipts_service.SOURCE_MESSAGE, None)
+    return Reply(200, _answer(session, stored.id, spec.receipt, caller_code))
 
 
 def _read(submission: _Submission, schemas: Schemas, settings: Settings) -> etree._Element:
     """The schema-valid CEB message inside the body, or a _FormatError saying what is wrong."""
+    source: bytes | None = None
     try:
         if _is_json(submission.content_type):
-            root = to_xml(parse_json(submission.body), _json_order(settings.xsd_dir))
+            root = to_xml(
+                parse_json(submission.body),
+                _json_order(settings.xsd_dir),
+                max_depth=settings.max_xml_depth,
+            )
         else:
             root = parse_xml(submission.body, max_depth=settings.max_xml_depth)
+            source = submission.body
         if etree.QName(root).namespace == DXP_NS:
-            root = _unwrap(root, submission, schemas, settings)
+            root, source = _unwrap(root, submission, schemas, settings)
     except (XmlRejected, JsonMirrorError, ceb.EnvelopeError) as exc:
         issues = exc.issues if isinstance(exc, XmlRejected) else [_issue(str(exc))]
         raise _FormatError(MALFORMED, issues) from None
@@ -159,14 +170,18 @@ def _read(submission: _Submission, schemas: Schemas, settings: Settings) -> etre
         )
     submission.message_type = message_type
     if message_type in OUTBOUND:
+        # Its schema errors too: the CEB900 lists every error found, not just the first.
         raise _FormatError(
             MALFORMED,
-            [_issue(f"{message_type} is a receipt the window sends, not a message it accepts")],
+            [
+                _issue(f"{message_type} is a receipt the window sends, not a message it accepts"),
+                *schemas.validate(root, schema_set_for(message_type), source),
+            ],
             f"{message_type}Message",
         )
     if message_type not in INBOUND:
         raise _FormatError(MALFORMED, [_issue(f"unknown message type {message_type}")])
-    issues = schemas.validate(root, schema_set_for(message_type))
+    issues = schemas.validate(root, schema_set_for(message_type), source)
     if issues:
         raise _FormatError(SCHEMA_INVALID, issues, f"{message_type}Message")
     return root
@@ -174,17 +189,18 @@ def _read(submission: _Submission, schemas: Schemas, settings: Settings) -> etre
 
 def _unwrap(
     root: etree._Element, submission: _Submission, schemas: Schemas, settings: Settings
-) -> etree._Element:
+) -> tuple[etree._Element, bytes]:
+    """The message a DxpMsg carries, and the bytes it was parsed from."""
     if etree.QName(root).localname != "DxpMsg":
         raise ceb.EnvelopeError(
             f"{etree.QName(root).localname} is not a message the window accepts"
         )
-    issues = schemas.validate(root, SchemaSet.DXP)
+    issues = schemas.validate(root, SchemaSet.DXP, submission.body)
     if issues:
         raise _FormatError(SCHEMA_INVALID, issues, "DxpMsg")
     envelope = ceb.unwrap_dxp(root)
     submission.cop_msg_id = envelope.cop_msg_id
-    return parse_xml(envelope.data, max_depth=settings.max_xml_depth)
+    return parse_xml(envelope.data, max_depth=settings.max_xml_depth), envelope.data
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -222,7 +238,7 @@ def _raw(submission: _Submission, outcome: str, status: int, detail: str | None)
         id=uuid4(),
         sender_code=submission.caller_code,
         guid=(submission.guid or "")[:36] or None,
-        message_type=submission.message_type,
+        message_type=(submission.message_type or "")[:16] or None,
         received_at=submission.received_at,
         remote_addr=submission.remote_addr,
         content_type=(submission.content_type or "")[:100] or None,
@@ -244,7 +260,8 @@ def _refuse(
 
 
 def _refuse_format(session: Session, submission: _Submission, exc: _FormatError) -> Reply:
-    info = "; ".join(_describe(issue) for issue in exc.issues)
+    # The refused body is quoted back; XML cannot carry some characters (nor PostgreSQL NUL).
+    info = NOT_XML_CHAR.sub("\ufffd", "; ".join(_describe(issue) for issue in exc.issues))
     if len(info) > _RETURN_INFO_MAX:
         info = info[: _RETURN_INFO_MAX - 1] + "…"
     raw = _raw(submission, "rejected", 400, info)
@@ -264,7 +281,9 @@ def _refuse_format(session: Session, submission: _Submission, exc: _FormatError)
             "guid": guid,
             "oriCopMsgId": submission.cop_msg_id or guid,
             "oriMessageType": exc.message_type,
-            "oriBizMessage": submission.body[:_ORI_BIZ_MESSAGE_MAX].decode("utf-8", "replace"),
+            "oriBizMessage": NOT_XML_CHAR.sub(
+                "\ufffd", submission.body[:_ORI_BIZ_MESSAGE_MAX].decode("utf-8", "replace")
+            ),
         },
     )
     receipts_service.issue(
@@ -298,7 +317,19 @@ def _store_accepted(session: Session, submission: _Submission) -> RawMessage | R
             f"message guid {submission.guid} was already accepted with different content",
         )
     return Reply(
-        200, list(receipts_service.for_message(session, message_id=earlier.id)), replayed=True
+        200,
+        _answer(
+            session, earlier.id, INBOUND[earlier.message_type or ""].receipt, submission.caller_code
+        ),
+        replayed=True,
+    )
+
+
+def _answer(session: Session, message_id: UUID, receipt_type: str, sender: str) -> list[Receipt]:
+    return list(
+        receipts_service.for_message(
+            session, message_id=message_id, message_type=receipt_type, recipient_code=sender
+        )
     )
 
 

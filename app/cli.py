@@ -3,19 +3,25 @@
 import logging
 import os
 import signal
+import sys
 import threading
+from pathlib import Path
 from typing import Annotated
 from uuid import UUID
 
 import typer
+from lxml import etree
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import migrate
+from app import audit, migrate
 from app.auth import Agency
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.registry import service as registry_service
 from app.registry.schemas import CreditClass, EnterpriseCreate, PrincipalCreate, Role
+from app.window import signature
+from app.window.signature import Algorithm
+from app.window.xmlsafe import parse_xml
 
 cli = typer.Typer(
     help="Single window for cross-border e-commerce (CEB messages, customs, inspection, FX).",
@@ -24,8 +30,10 @@ cli = typer.Typer(
 )
 enterprise_cli = typer.Typer(help="Manage filed enterprises (事前备案).", no_args_is_help=True)
 key_cli = typer.Typer(help="Issue API keys.", no_args_is_help=True)
+audit_cli = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 cli.add_typer(enterprise_cli, name="enterprise")
 cli.add_typer(key_cli, name="key")
+cli.add_typer(audit_cli, name="audit")
 
 CLI_ACTOR = "admin:cli"
 
@@ -62,8 +70,13 @@ def serve(
         typer.echo("note: on PostgreSQL run `singlewindow migrate` before serving", err=True)
     if demo:
         _print_demo(host, port)
+        # The demo parties have no certificates filed, so signed-only messages could not be
+        # tried; production keeps the standard's requirement (SW_REQUIRE_SIGNATURES=true).
+        os.environ["SW_REQUIRE_SIGNATURES"] = "false"
+        typer.echo("demo: XML signatures are NOT required (SW_REQUIRE_SIGNATURES=false)\n")
     if not relay:
         os.environ["SW_OUTBOX__IN_PROCESS"] = "false"
+    get_settings.cache_clear()  # the app (and worker processes) read the settings anew
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -77,20 +90,29 @@ def serve(
 @cli.command()
 def worker(
     once: Annotated[bool, typer.Option(help="run one batch and exit")] = False,
+    jobs: Annotated[bool, typer.Option(help="also run the periodic jobs")] = True,
 ) -> None:
-    """Run an outbox relay: the handlers that react to events. Run as many as you like."""
+    """Run an outbox relay (the handlers that react to events) and the periodic jobs.
+
+    Run as many workers as you like against one PostgreSQL database.
+    """
+    from app.jobs import DEFAULT_JOBS, JobRunner
     from app.main import build_dispatcher
     from app.outbox import Relay
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = get_settings()
-    relay = Relay(_sessionmaker(), build_dispatcher(), settings.outbox)
+    factory = _sessionmaker()
+    relay = Relay(factory, build_dispatcher(), settings.outbox)
     if once:
         typer.echo(f"handled {relay.run_once()} events")
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if jobs:
+        runner = JobRunner(factory, DEFAULT_JOBS)
+        threading.Thread(target=runner.run_forever, args=(stop,), name="jobs", daemon=True).start()
     relay.run_forever(stop)
 
 
@@ -223,6 +245,53 @@ def demo(
     if settings.is_sqlite:
         migrate.upgrade(settings.database_url)
     _print_demo(host, port)
+
+
+@cli.command("sign")
+def sign_message(
+    message: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CEB XML file")],
+    key: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="PEM private key")],
+    cert: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="PEM or DER cert")],
+    algorithm: Annotated[Algorithm, typer.Option(help="signature algorithm")] = (Algorithm.SM2_SM3),
+    output: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+) -> None:
+    """Sign a CEB message (enveloped XML-DSig, C14N) as the window verifies it."""
+    root = parse_xml(message.read_bytes(), max_depth=get_settings().max_xml_depth)
+    signature.sign(
+        root, private_key=key.read_bytes(), certificate=cert.read_bytes(), algorithm=algorithm
+    )
+    encoding = root.getroottree().docinfo.encoding or "UTF-8"
+    signed = etree.tostring(root.getroottree(), xml_declaration=True, encoding=encoding)
+    assert isinstance(signed, bytes)  # noqa: S101 - an explicit encoding always gives bytes
+    if output is None:
+        sys.stdout.buffer.write(signed)
+    else:
+        output.write_bytes(signed)
+
+
+@audit_cli.command("seal")
+def audit_seal() -> None:
+    """Chain every committed, unsealed audit entry now (workers do this every few seconds)."""
+    total = 0
+    factory = _sessionmaker()
+    while True:
+        with transaction(factory) as session:
+            sealed = audit.seal(session)
+        total += sealed
+        if not sealed:
+            break
+    typer.echo(f"sealed {total} entries")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit chain; exit 1 naming the first entry that was altered or removed."""
+    with _sessionmaker()() as session:
+        report = audit.verify(session)
+    typer.echo(f"{report.sealed} sealed entries verified, {report.unsealed} not yet sealed")
+    if report.first_broken is not None:
+        typer.echo(f"chain broken at audit entry {report.first_broken}", err=True)
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, PositiveFloat, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,14 @@ class CustomsSettings(BaseModel):
     claim_minutes: int = Field(30, ge=1, description="an officer's claim on a list lapses after")
 
 
+class SlaSettings(BaseModel):
+    hours: float = Field(24.0, gt=0, description="time to clear a list once its clock starts")
+    hours_by_customs_code: dict[str, PositiveFloat] = Field(
+        default_factory=dict, description="per customs code overrides of hours, e.g. {'4900': 12}"
+    )
+    at_risk_margin_hours: float = Field(4.0, gt=0, description="less than this left: at risk")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SW_", env_file=".env", env_nested_delimiter="__", extra="ignore"
@@ -40,6 +48,7 @@ class Settings(BaseSettings):
     require_signatures: bool = True
     outbox: OutboxSettings = OutboxSettings()
     customs: CustomsSettings = CustomsSettings()
+    sla: SlaSettings = SlaSettings()
 
     @property
     def is_sqlite(self) -> bool:

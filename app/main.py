@@ -20,6 +20,7 @@ from app.customs import handlers as customs_handlers
 from app.customs.router import router as customs_router
 from app.db import make_engine, make_sessionmaker
 from app.errors import AppError
+from app.jobs import DEFAULT_JOBS, JobRunner
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from app.outbox import Dispatcher, Relay
 from app.registry.router import router as registry_router
@@ -108,19 +109,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.schemas = cached_schemas(settings.xsd_dir)
         stop = threading.Event()
-        relay_thread = None
+        threads: list[threading.Thread] = []
         if settings.outbox.in_process:
             relay = Relay(app.state.sessionmaker, dispatcher, settings.outbox)
-            relay_thread = threading.Thread(
-                target=relay.run_forever, args=(stop,), name="outbox-relay", daemon=True
-            )
-            relay_thread.start()
+            jobs = JobRunner(app.state.sessionmaker, DEFAULT_JOBS)
+            threads = [
+                threading.Thread(
+                    target=relay.run_forever, args=(stop,), name="outbox-relay", daemon=True
+                ),
+                threading.Thread(target=jobs.run_forever, args=(stop,), name="jobs", daemon=True),
+            ]
+            for thread in threads:
+                thread.start()
         try:
             yield
         finally:
             stop.set()
-            if relay_thread is not None:
-                relay_thread.join(timeout=10)
+            for thread in threads:
+                thread.join(timeout=10)
             engine.dispose()
 
     app = FastAPI(

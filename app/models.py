@@ -14,7 +14,7 @@ from app.customs.models import (
 from app.db import Base
 from app.outbox import OutboxMessage
 from app.receipts.models import Receipt
-from app.registry.models import ApiKey, BankMandate, Enterprise, Principal
+from app.registry.models import ApiKey, BankMandate, Certificate, Enterprise, Principal
 from app.window.models import RawMessage
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "BankMandate",
     "Base",
     "BuyerQuota",
+    "Certificate",
     "Decision",
     "Document",
     "Enterprise",

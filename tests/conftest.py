@@ -100,10 +100,13 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
+    # Signatures are verified in the tests that sign (tests/window/test_signed_messages.py);
+    # the others send the golden samples unsigned.
     return Settings(
         database_url=db_url,
         admin_key=ADMIN_KEY,  # type: ignore[arg-type]
         outbox=OutboxSettings(in_process=False),
+        require_signatures=False,
     )
 
 

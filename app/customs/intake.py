@@ -17,14 +17,14 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.ceb import codes
-from app.ceb.catalogue import PARTY_ROLES, DocKind, MessageSpec
+from app.ceb.catalogue import PARTY_ROLES, DocKind, MessageSpec, Signing
 from app.ceb.codes import STATUS_TEXT, ReturnStatus
 from app.ceb.times import parse_app_time
 from app.customs import effects, lifecycle, matching, numbers, receipting
 from app.customs.effects import Refusal
 from app.customs.models import Document, Inventory, InventoryLine
 from app.customs.receipting import list_doc_key
-from app.customs.schemas import CebEntity
+from app.customs.schemas import CebEntity, SignatureCheck
 from app.receipts import service as receipts_service
 from app.receipts.schemas import ReceiptDraft
 from app.registry import service as registry_service
@@ -59,6 +59,7 @@ def receive(
     message_id: UUID,
     received_at: datetime,
     match_wait: timedelta,
+    signature: SignatureCheck | None = None,
 ) -> None:
     """Judge and store each document of a message; every document gets its receipts.
 
@@ -70,6 +71,7 @@ def receive(
     inventories: list[tuple[CebEntity, dict[str, str]]] = []
     for entity in entities:
         try:
+            _check_signature(spec, entity.head, signature)
             _check_parties(spec, entity.head, roles, sender)
             parse_app_time(entity.head.get("appTime", ""))
         except (Refusal, ValueError) as exc:
@@ -84,12 +86,25 @@ def receive(
         outcomes.extend(
             _inventories(session, spec, inventories, sender, message_id, received_at, match_wait)
         )
+    _number_refused(session, spec, outcomes, received_at)
     receipts_service.issue(
         session,
         drafts=[_draft(spec, o, sender) for o in outcomes],
         at=received_at,
         source_message_id=message_id,
     )
+
+
+def _number_refused(
+    session: Session, spec: MessageSpec, outcomes: list[_Outcome], now: datetime
+) -> None:
+    """The e-port numbers what it receives before judging it, so a refusal carries a preNo too
+    (the receipt schemas require one wherever they have the field)."""
+    if "preNo" not in spec.receipt_fields:
+        return
+    unnumbered = [o for o in outcomes if not o.extra.get("preNo")]
+    for outcome, serial in zip(unnumbered, numbers.allocate(session, len(unnumbered)), strict=True):
+        outcome.extra["preNo"] = numbers.pre_no(serial, now)
 
 
 def _refusal(spec: MessageSpec, exc: Exception) -> tuple[int, str]:
@@ -102,6 +117,21 @@ def _party_codes(spec: MessageSpec, entities: Sequence[CebEntity]) -> set[str]:
     return {
         e.head[f] for e in entities for f in spec.party_fields if e.head.get(f, "") not in NO_PARTY
     }
+
+
+def _check_signature(
+    spec: MessageSpec, head: Mapping[str, str], signature: SignatureCheck | None
+) -> None:
+    """Messages the standard requires signed carry a valid signature of the sender."""
+    if signature is None or signature.fault is None:
+        return
+    if spec.signing is Signing.NEVER or (
+        spec.signing is Signing.WHEN_DECLARED and head.get("appStatus") != "2"
+    ):
+        return
+    if signature.fault == "mismatch":
+        raise Refusal(spec.errors.signature_mismatch, f"加签数据比对失败！{signature.detail}")
+    raise Refusal(spec.errors.signature_invalid, f"验签失败！{signature.detail}")
 
 
 def _check_parties(

@@ -17,7 +17,14 @@ class CebEntity:
 
     head: dict[str, str]
     lines: list[dict[str, str]] = field(default_factory=list)
-    signed: bool = False
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """What the window found of the message's signature: fault is missing|mismatch|invalid."""
+
+    fault: str | None = None
+    detail: str = ""
 
 
 class TimelineEntry(Schema):

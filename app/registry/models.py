@@ -1,7 +1,7 @@
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, ForeignKey, LargeBinary, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONDoc, utcnow
@@ -66,4 +66,22 @@ class BankMandate(Base):
     bank_code: Mapped[str] = mapped_column(String(32), index=True)
     exception_kind: Mapped[str | None] = mapped_column(String(32))
     collecting_entity: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Certificate(Base):
+    """A signing certificate filed by an enterprise; message signatures must use one of them."""
+
+    __tablename__ = "registry_certificate"
+    __table_args__ = (UniqueConstraint("enterprise_code", "serial"),)
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True, default=uuid4)
+    enterprise_code: Mapped[str] = mapped_column(ForeignKey("registry_enterprise.code"))
+    serial: Mapped[str] = mapped_column(String(80))
+    subject: Mapped[str] = mapped_column(String(500))
+    key_algorithm: Mapped[str] = mapped_column(String(8))
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    not_before: Mapped[datetime]
+    not_after: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,3 +1,5 @@
+import base64
+import binascii
 from typing import Annotated
 from uuid import UUID
 
@@ -5,11 +7,14 @@ from fastapi import APIRouter, Body, Query, status
 
 from app.audit import actor_of
 from app.deps import CallerDep, SessionDep
-from app.errors import NotFound
+from app.errors import NotFound, RuleViolation
 from app.registry import service
 from app.registry.schemas import (
     BankMandateItem,
     BankMandateRead,
+    CertificateFacts,
+    CertificateRead,
+    CertificateUpload,
     EnterpriseCreate,
     EnterpriseRead,
     EnterpriseUpdate,
@@ -21,8 +26,13 @@ from app.registry.schemas import (
     PrincipalRead,
 )
 from app.responses import error_responses
+from app.window.signature import load_certificate
 
 router = APIRouter(tags=["registry"])
+
+
+class InvalidCertificate(RuleViolation):
+    pass
 
 
 @router.post(
@@ -186,4 +196,58 @@ def issue_principal_key(
     label = data.label if data else None
     return service.issue_principal_key(
         session, principal_id=principal_id, label=label, actor=actor_of(caller)
+    )
+
+
+@router.post(
+    "/enterprises/{code}/certificates",
+    response_model=CertificateRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def file_certificate(
+    code: str, data: CertificateUpload, session: SessionDep, caller: CallerDep
+) -> object:
+    """File a signing certificate (RSA or SM2, PEM or base64 DER) for the enterprise."""
+    caller.require_self_or_admin(code)
+    raw = data.certificate.strip().encode()
+    try:
+        parsed = load_certificate(raw if raw.startswith(b"-----") else base64.b64decode(raw))
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidCertificate(f"not a usable certificate: {exc}") from None
+    facts = CertificateFacts(
+        serial=parsed.serial,
+        subject=parsed.subject,
+        key_algorithm=parsed.key_algorithm,
+        der=parsed.der,
+        not_before=parsed.not_before,
+        not_after=parsed.not_after,
+    )
+    return service.file_certificate(session, code=code, facts=facts, actor=actor_of(caller))
+
+
+@router.get(
+    "/enterprises/{code}/certificates",
+    response_model=list[CertificateRead],
+    responses=error_responses(401, 403, 404),
+)
+def list_certificates(code: str, session: SessionDep, caller: CallerDep) -> object:
+    """The enterprise's filed certificates."""
+    caller.require_self_or_admin(code)
+    service.get_enterprise(session, code=code)
+    return service.certificates(session, code=code)
+
+
+@router.delete(
+    "/enterprises/{code}/certificates/{certificate_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404),
+)
+def revoke_certificate(
+    code: str, certificate_id: UUID, session: SessionDep, caller: CallerDep
+) -> None:
+    """Revoke a certificate: signatures made with it are refused from now on."""
+    caller.require_self_or_admin(code)
+    service.revoke_certificate(
+        session, code=code, certificate_id=certificate_id, actor=actor_of(caller)
     )

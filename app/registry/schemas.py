@@ -164,3 +164,31 @@ class PrincipalRead(Schema):
 class PrincipalCreated(Schema):
     principal: PrincipalRead
     key: KeyIssued
+
+
+class CertificateUpload(Schema):
+    certificate: str = Field(
+        min_length=64, max_length=20_000, description="PEM, or base64 of the DER encoding"
+    )
+
+
+class CertificateRead(Schema):
+    id: UUID
+    serial: str = Field(description="lower-case hex, as KeyName carries it")
+    subject: str
+    key_algorithm: str
+    not_before: datetime
+    not_after: datetime
+    revoked_at: datetime | None
+    created_at: datetime
+
+
+class CertificateFacts(Schema):
+    """A parsed certificate, as the registry files it."""
+
+    serial: str
+    subject: str
+    key_algorithm: str
+    der: bytes
+    not_before: datetime
+    not_after: datetime

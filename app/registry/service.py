@@ -12,9 +12,10 @@ from app import audit
 from app.auth import Agency, Caller, PrincipalKind, hash_api_key, key_prefix, new_api_key
 from app.db import utcnow
 from app.errors import Conflict, NotFound
-from app.registry.models import ApiKey, BankMandate, Enterprise, Principal
+from app.registry.models import ApiKey, BankMandate, Certificate, Enterprise, Principal
 from app.registry.schemas import (
     BankMandateItem,
+    CertificateFacts,
     EnterpriseCreate,
     EnterpriseUpdate,
     KeyIssued,
@@ -322,3 +323,77 @@ def bank_mandates(session: Session, *, code: str) -> Sequence[BankMandate]:
 def mandating_enterprises(session: Session, *, bank_code: str) -> Sequence[BankMandate]:
     """The mandates a bank holds: which enterprises' trade lists it may see."""
     return session.scalars(select(BankMandate).where(BankMandate.bank_code == bank_code)).all()
+
+
+class CertificateExists(Conflict):
+    pass
+
+
+class CertificateNotFound(NotFound):
+    pass
+
+
+def file_certificate(
+    session: Session, *, code: str, facts: CertificateFacts, actor: str
+) -> Certificate:
+    """File a signing certificate for an enterprise; its messages may then be signed with it."""
+    get_enterprise(session, code=code)
+    if session.scalar(
+        select(Certificate).where(
+            Certificate.enterprise_code == code, Certificate.serial == facts.serial
+        )
+    ):
+        raise CertificateExists(f"certificate {facts.serial} is already filed for {code}")
+    certificate = Certificate(enterprise_code=code, **facts.model_dump())
+    session.add(certificate)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="certificate.filed",
+        subject_type="enterprise",
+        subject_id=code,
+        detail={
+            "serial": facts.serial,
+            "subject": facts.subject,
+            "not_after": facts.not_after.isoformat(),
+        },
+    )
+    return certificate
+
+
+def certificates(session: Session, *, code: str) -> Sequence[Certificate]:
+    """The enterprise's filed certificates, newest first."""
+    return session.scalars(
+        select(Certificate)
+        .where(Certificate.enterprise_code == code)
+        .order_by(Certificate.created_at.desc())
+    ).all()
+
+
+def revoke_certificate(session: Session, *, code: str, certificate_id: UUID, actor: str) -> None:
+    """Stop accepting signatures made with a certificate (lost key, staff change)."""
+    certificate = session.get(Certificate, certificate_id)
+    if certificate is None or certificate.enterprise_code != code:
+        raise CertificateNotFound(f"no certificate {certificate_id} for {code}")
+    if certificate.revoked_at is None:
+        certificate.revoked_at = utcnow()
+        audit.record(
+            session,
+            actor=actor,
+            action="certificate.revoked",
+            subject_type="enterprise",
+            subject_id=code,
+            detail={"serial": certificate.serial},
+        )
+
+
+def filed_certificate(session: Session, *, code: str, der: bytes) -> Certificate | None:
+    """The enterprise's filed, unrevoked certificate with exactly these bytes, if any."""
+    return session.scalars(
+        select(Certificate).where(
+            Certificate.enterprise_code == code,
+            Certificate.der == der,
+            Certificate.revoked_at.is_(None),
+        )
+    ).first()

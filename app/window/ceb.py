@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from app.ceb.catalogue import DS_NS, DXP_NS, NS, MessageSpec
+from app.ceb.catalogue import DXP_NS, NS, MessageSpec
 from app.customs.schemas import CebEntity
 
 _CEB = f"{{{NS}}}"
@@ -54,17 +54,12 @@ def sender_code(root: etree._Element) -> str | None:
     return root.findtext(f"{_CEB}BaseTransfer/{_CEB}copCode")
 
 
-def has_signature(root: etree._Element) -> bool:
-    return root.find(f"{{{DS_NS}}}Signature") is not None
-
-
 def _fields(element: etree._Element) -> dict[str, str]:
     return {local(child.tag): (child.text or "").strip() for child in element if len(child) == 0}
 
 
 def entities(root: etree._Element, spec: MessageSpec) -> list[CebEntity]:
     """The business documents of a schema-valid message as field dictionaries."""
-    signed = has_signature(root)
     found = []
     for element in root.iterchildren(f"{_CEB}{spec.entity}"):
         head = element if spec.head is None else element.find(f"{_CEB}{spec.head}")
@@ -75,5 +70,5 @@ def entities(root: etree._Element, spec: MessageSpec) -> list[CebEntity]:
             if spec.lines
             else []
         )
-        found.append(CebEntity(head=_fields(head), lines=lines, signed=signed))
+        found.append(CebEntity(head=_fields(head), lines=lines))
     return found

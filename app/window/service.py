@@ -19,13 +19,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth import Caller
-from app.ceb.catalogue import DXP_NS, INBOUND, NS, OUTBOUND, message_type_of
+from app.ceb.catalogue import DXP_NS, INBOUND, NS, OUTBOUND, Signing, message_type_of
 from app.config import Settings
 from app.customs import intake as customs_intake
+from app.customs.schemas import SignatureCheck
 from app.receipts import service as receipts_service
 from app.receipts.models import Receipt
 from app.receipts.schemas import ReceiptDraft
-from app.window import ceb
+from app.registry import service as registry_service
+from app.window import ceb, signature
 from app.window.json_mirror import JsonMirrorError, child_order, parse_json, to_xml
 from app.window.models import RawMessage
 from app.window.xmlsafe import NOT_XML_CHAR, XmlIssue, XmlRejected, parse_xml
@@ -125,6 +127,11 @@ def submit(
     stored = _store_accepted(session, submission)
     if not isinstance(stored, RawMessage):
         return stored
+    signature_check = (
+        _signature(session, root, caller_code, now)
+        if settings.require_signatures and spec.signing is not Signing.NEVER
+        else None
+    )
     entities = ceb.entities(root, spec)
     stored.entity_count = len(entities)
     session.info[receipts_service.SOURCE_MESSAGE] = stored.id
@@ -137,10 +144,31 @@ def submit(
             message_id=stored.id,
             received_at=now,
             match_wait=timedelta(minutes=settings.customs.match_wait_minutes),
+            signature=signature_check,
         )
     finally:
         session.info.pop(receipts_service.SOURCE_MESSAGE, None)
     return Reply(200, _answer(session, stored.id, spec.receipt, caller_code))
+
+
+def _signature(
+    session: Session, root: etree._Element, sender: str, now: datetime
+) -> SignatureCheck:
+    """Verify the message's signature and that it is the sender's filed, current certificate."""
+    try:
+        certificate = signature.verify(root)
+    except signature.SignatureFault as fault:
+        return SignatureCheck(fault=fault.kind, detail=fault.detail)
+    if registry_service.filed_certificate(session, code=sender, der=certificate.der) is None:
+        return SignatureCheck(
+            fault="invalid",
+            detail=f"certificate {certificate.serial} is not filed (or revoked) for {sender}",
+        )
+    if not certificate.not_before <= now <= certificate.not_after:
+        return SignatureCheck(
+            fault="invalid", detail=f"certificate {certificate.serial} is not valid at {now}"
+        )
+    return SignatureCheck()
 
 
 def _read(submission: _Submission, schemas: Schemas, settings: Settings) -> etree._Element:

@@ -1,0 +1,67 @@
+"""Periodic jobs the workers run beside the outbox relay (time-driven rules).
+
+Each job runs in its own transaction and is safe to run from several workers at once
+(row locks with SKIP LOCKED, or an advisory lock); a failing job is logged and retried at
+its next tick without stopping the others.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import audit, clock
+from app.customs import service as customs_service
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every_s: float
+    run: Callable[[Session, datetime], int]
+
+
+def _seal_audit(session: Session, _now: datetime) -> int:
+    return audit.seal(session)
+
+
+def _expire_waiting_lists(session: Session, now: datetime) -> int:
+    return customs_service.expire_waiting(session, now=now)
+
+
+DEFAULT_JOBS: list[Job] = [
+    Job("audit.seal", 2.0, _seal_audit),
+    Job("customs.expire_waiting", 30.0, _expire_waiting_lists),
+]
+
+
+class JobRunner:
+    def __init__(self, factory: sessionmaker[Session], jobs: list[Job]) -> None:
+        self._factory = factory
+        self._jobs = jobs
+        self._due = {job.name: 0.0 for job in jobs}
+
+    def run_due(self) -> dict[str, int]:
+        """Run every job whose interval has passed; returns what each did."""
+        done: dict[str, int] = {}
+        for job in self._jobs:
+            if time.monotonic() < self._due[job.name]:
+                continue
+            self._due[job.name] = time.monotonic() + job.every_s
+            try:
+                with self._factory.begin() as session:
+                    done[job.name] = job.run(session, clock.now())
+            except Exception:
+                log.exception("job %s failed; it runs again at its next tick", job.name)
+        return done
+
+    def run_forever(self, stop: threading.Event, tick_s: float = 1.0) -> None:
+        while not stop.is_set():
+            self.run_due()
+            stop.wait(tick_s)

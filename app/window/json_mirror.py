@@ -5,6 +5,7 @@ and then goes through exactly the same XSD validation as an XML message.
 """
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import cache
@@ -14,9 +15,15 @@ from typing import Any
 from lxml import etree
 
 from app.ceb.catalogue import NS
+from app.window.xmlsafe import NOT_XML_CHAR
 
 XS = "{http://www.w3.org/2001/XMLSchema}"
 _ROOT_ATTRIBUTES = ("guid", "version")
+# CEB element names are ASCII; str.isidentifier() would let through names lxml refuses.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# CEB numbers are at most N19,5; a wider exponent only makes format(..., "f") write
+# millions of digits (1e999999999 is a short JSON number).
+_MAX_EXPONENT = 30
 
 
 class JsonMirrorError(ValueError):
@@ -55,23 +62,39 @@ def child_order(xsd_file: Path) -> Mapping[str, tuple[str, ...]]:
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         raise JsonMirrorError("true/false is not a CEB value; send the code as a string")
+    if isinstance(value, dict | list):
+        raise JsonMirrorError("an object or an array stands where a CEB value is expected")
     if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        if not isinstance(exponent, int) or max(abs(exponent), value.adjusted()) > _MAX_EXPONENT:
+            raise JsonMirrorError(f"the number {value} is out of the range of CEB values")
         return format(value, "f")
-    return str(value)
+    text = str(value)
+    if NOT_XML_CHAR.search(text):
+        raise JsonMirrorError("a value holds characters XML cannot carry (control characters)")
+    return text
 
 
 def _build(
-    parent: etree._Element, name: str, value: Any, order: Mapping[str, tuple[str, ...]]
+    parent: etree._Element,
+    name: str,
+    value: Any,
+    order: Mapping[str, tuple[str, ...]],
+    depth: int,
 ) -> None:
     if value is None:
         return
     if isinstance(value, list):
         for item in value:
-            _build(parent, name, item, order)
+            if isinstance(item, list):
+                raise JsonMirrorError(f"{name!r} holds an array of arrays; CEB has none")
+            _build(parent, name, item, order, depth)
         return
+    if depth <= 0:
+        raise JsonMirrorError("the message nests deeper than a CEB message can")
     element = etree.SubElement(parent, f"{{{NS}}}{name}")
     if isinstance(value, dict):
-        _fill(element, name, value, order)
+        _fill(element, name, value, order, depth - 1)
     else:
         element.text = _text(value)
 
@@ -81,37 +104,41 @@ def _fill(
     name: str,
     body: Mapping[str, Any],
     order: Mapping[str, tuple[str, ...]],
+    depth: int,
 ) -> None:
     rank = {child: i for i, child in enumerate(order.get(name, ()))}
     for child in sorted(body, key=lambda c: rank.get(c, len(rank))):
-        if not child.isidentifier():
-            raise JsonMirrorError(f"{child!r} is not a CEB element name")
-        _build(element, child, body[child], order)
+        if not _NAME.match(child):
+            raise JsonMirrorError(f"{child[:100]!r} is not a CEB element name")
+        _build(element, child, body[child], order, depth)
 
 
 def parse_json(data: bytes) -> Any:
     try:
         return json.loads(data, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    # ValueError: also integers of more than sys.get_int_max_str_digits() digits.
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise JsonMirrorError(f"not valid JSON: {exc}") from None
 
 
-def to_xml(document: Any, order_for: Any) -> etree._Element:
+def to_xml(document: Any, order_for: Any, *, max_depth: int = 64) -> etree._Element:
     """``{"CEB303Message": {"guid": …, "version": …, "Order": [...], …}}`` → the XML message.
 
-    ``order_for(root_name)`` gives the child order of the schema set the root belongs to.
+    ``order_for(root_name)`` gives the child order of the schema set the root belongs to;
+    like parsed XML, the message may nest at most ``max_depth`` elements (the root is 1).
     """
     if not isinstance(document, dict) or len(document) != 1:
         raise JsonMirrorError(
             'a JSON message is one object keyed by its root, e.g. {"CEB303Message": {...}}'
         )
     root_name, body = next(iter(document.items()))
-    if not isinstance(root_name, str) or not root_name.isidentifier() or not isinstance(body, dict):
-        raise JsonMirrorError(f"{root_name!r} must name a message and hold an object")
+    if not _NAME.match(root_name) or not isinstance(body, dict):
+        raise JsonMirrorError(f"{root_name[:100]!r} must name a message and hold an object")
     order = order_for(root_name)
     attributes = {k: _text(body[k]) for k in _ROOT_ATTRIBUTES if k in body}
     root = etree.Element(f"{{{NS}}}{root_name}", attributes, nsmap={"ceb": NS})
-    _fill(root, root_name, {k: v for k, v in body.items() if k not in _ROOT_ATTRIBUTES}, order)
+    children = {k: v for k, v in body.items() if k not in _ROOT_ATTRIBUTES}
+    _fill(root, root_name, children, order, max_depth - 1)
     return root
 
 

@@ -6,12 +6,15 @@ file system or the network, and bounds element nesting.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, cast
 
 from lxml import etree
 
+# Characters XML 1.0 cannot carry: control characters, lone surrogates, U+FFFE and U+FFFF.
+NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # libxml2's own nesting limit without XML_PARSE_HUGE; deeper limits cannot be honoured.
 _LIBXML_MAX_DEPTH = 256
 _XML_WS = b" \t\r\n"

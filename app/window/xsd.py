@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import threading
+from bisect import bisect_right
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -133,12 +135,15 @@ class Schemas:
         # An XMLSchema keeps the last run's error log on itself, so runs must not overlap.
         self._locks = {schema_set: threading.Lock() for schema_set in schemas}
 
-    def validate(self, root: etree._Element, schema_set: SchemaSet) -> list[XmlIssue]:
+    def validate(
+        self, root: etree._Element, schema_set: SchemaSet, source: bytes | None = None
+    ) -> list[XmlIssue]:
         """Every schema error in the document (empty list when valid).
 
         Element names in messages use the prefixes ceb:, dxp: and ds:. Note that, as with the
         official schemas, any global element is accepted as the document root; checking that
-        the root is the expected message is the caller's job.
+        the root is the expected message is the caller's job. With ``source``, the bytes
+        ``root`` was parsed from, each error points at its element's start tag (line, column).
         """
         schema = self._schemas[schema_set]
         with self._locks[schema_set]:
@@ -147,7 +152,7 @@ class Schemas:
             entries = log_entries(schema.error_log)
         if not entries:
             return [XmlIssue(line=None, column=None, path=None, message="not schema-valid")]
-        return [
+        issues = [
             XmlIssue(
                 line=entry.line or None,
                 column=entry.column or None,
@@ -156,6 +161,71 @@ class Schemas:
             )
             for entry in entries
         ]
+        return issues if source is None else locate(issues, root, source)
+
+
+# libxml2 reports a schema error at the line where its element's start tag ends, and with no
+# column; machine-written messages are often a single line, where only a column finds it.
+_LOCATE_MAX = 100
+_PATH_PREFIXES = {"ceb": CEB_NS, "dxp": DXP_NS, "ds": DS_NS}
+
+
+def locate(issues: list[XmlIssue], root: etree._Element, source: bytes) -> list[XmlIssue]:
+    """The issues, each pointed at the start tag of the element its path names in ``source``.
+
+    An issue keeps libxml2's position when its element cannot be found unambiguously.
+    """
+    try:
+        text = source.decode(root.getroottree().docinfo.encoding or "utf-8", "replace")
+    except LookupError:
+        return issues
+    prefixes = {**_PATH_PREFIXES, **{k: v for k, v in root.nsmap.items() if k}}
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    tags: dict[str, list[int]] = {}
+    located = []
+    for index, issue in enumerate(issues):
+        place = None
+        if index < _LOCATE_MAX and issue.path:
+            place = _start_tag(issue, root, prefixes, text, tags)
+        if place is not None:
+            line = bisect_right(line_starts, place[0])
+            end_line = bisect_right(line_starts, place[1])
+            if issue.line is None or line <= issue.line <= end_line:
+                column = place[0] - line_starts[line - 1] + 1
+                issue = replace(issue, line=line, column=column)
+        located.append(issue)
+    return located
+
+
+def _start_tag(
+    issue: XmlIssue,
+    root: etree._Element,
+    prefixes: dict[str, str],
+    text: str,
+    tags: dict[str, list[int]],
+) -> tuple[int, int] | None:
+    """Offsets of the start tag's ``<`` and ``>`` in ``text``, or None."""
+    try:
+        found = root.xpath(issue.path or "", namespaces=prefixes)
+    except etree.XPathError:
+        return None
+    if not isinstance(found, list) or len(found) != 1 or not isinstance(found[0], etree._Element):
+        return None
+    element = found[0]
+    name = etree.QName(element).localname
+    if element.prefix:
+        name = f"{element.prefix}:{name}"
+    # The n-th element of this name in document order is the n-th such start tag in the text
+    # (comments or CDATA holding the same markup are the rare case the line check catches).
+    before = element.xpath("count(preceding::*[name()=$n]) + count(ancestor::*[name()=$n])", n=name)
+    starts = tags.get(name)
+    if starts is None:
+        starts = tags[name] = [m.start() for m in re.finditer(f"<{re.escape(name)}[\\s/>]", text)]
+    if not isinstance(before, float) or int(before) >= len(starts):
+        return None
+    start = starts[int(before)]
+    end = text.find(">", start)
+    return start, end if end >= 0 else start
 
 
 def load_schemas(xsd_dir: Path) -> Schemas:

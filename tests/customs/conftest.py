@@ -31,8 +31,16 @@ EXPORT_PARTIES = {
     "4301990005": ["payment"],
     "4301990006": ["operator"],
 }
-SENDERS = {303: "4301990001", 403: "4301990005", 505: "4301990004", 507: "4301990006",
-           509: "4301990004", 603: "4301990003", 605: "4301990003", 213: "4301990003"}
+SENDERS = {
+    303: "4301990001",
+    403: "4301990005",
+    505: "4301990004",
+    507: "4301990006",
+    509: "4301990004",
+    603: "4301990003",
+    605: "4301990003",
+    213: "4301990003",
+}
 
 
 def statuses(body: bytes) -> list[str]:
@@ -46,40 +54,60 @@ class ExportStory:
         self.client = client
         self.parties = parties
 
-    def message(self, n: int, suffix: str, **fields: str) -> bytes:
+    def message(
+        self, n: int, suffix: str, edits: dict[str, str] | None = None, **fields: str
+    ) -> bytes:
+        """The golden message re-keyed; ``fields`` set every element of that name, ``edits``
+        set the elements an XPath (prefix ceb:) selects."""
         root = etree.parse(str(SAMPLES / "export" / f"CEB{n}Message.xml")).getroot()
         root.set("guid", str(uuid.uuid4()).upper())
         for element in root.iter(f"{{{CEB}}}guid"):
             element.text = str(uuid.uuid4()).upper()
-        renames = {"EXP-ORDER-0001": f"EXP-ORDER-{suffix}", "EXPWB0000000001": f"EXPWB{suffix}",
-                   "EXP-COP-0001": f"EXP-COP-{suffix}"}
+        renames = {
+            "EXP-ORDER-0001": f"EXP-ORDER-{suffix}",
+            "EXPWB0000000001": f"EXPWB{suffix}",
+            "EXP-COP-0001": f"EXP-COP-{suffix}",
+        }
         for element in root.iter():
             if element.text in renames:
                 element.text = renames[element.text]
         for name, value in fields.items():
             for element in root.iter(f"{{{CEB}}}{name}"):
                 element.text = value
+        for path, value in (edits or {}).items():
+            for element in root.xpath(path, namespaces=NS):
+                element.text = value
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
-    def post(self, n: int, suffix: str, body: bytes | None = None, **fields: str) -> Response:
+    def post(
+        self,
+        n: int,
+        suffix: str,
+        body: bytes | None = None,
+        edits: dict[str, str] | None = None,
+        **fields: str,
+    ) -> Response:
         response = self.client.post(
             "/api/v1/messages",
-            content=body or self.message(n, suffix, **fields),
+            content=body or self.message(n, suffix, edits, **fields),
             headers={**self.parties[SENDERS[n]], "Content-Type": "application/xml"},
         )
         assert response.status_code == 200, response.text
         return response
 
-    def declare(self, suffix: str, **list_fields: str) -> dict[str, Any]:
+    def declare(
+        self, suffix: str, edits: dict[str, str] | None = None, **list_fields: str
+    ) -> dict[str, Any]:
         """Order, 收款单 and waybill, then the list: returns the list as its agent sees it."""
         for n in (303, 403, 505):
             self.post(n, suffix)
-        self.post(603, suffix, **list_fields)
+        self.post(603, suffix, edits=edits, **list_fields)
         return self.get(f"EXP-COP-{suffix}")
 
     def get(self, key: str, headers: Headers | None = None) -> dict[str, Any]:
-        response = self.client.get(f"/api/v1/inventories/{key}",
-                                   headers=headers or self.parties["4301990003"])
+        response = self.client.get(
+            f"/api/v1/inventories/{key}", headers=headers or self.parties["4301990003"]
+        )
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
@@ -122,8 +150,9 @@ def inspection_clears(
             inventory_id = session.scalars(
                 select(Inventory.id).where(Inventory.invt_no == invt_no)
             ).one()
-            outbox.publish(session, InspectionCleared(inventory_id=inventory_id,
-                                                      reason="not selected"))
+            outbox.publish(
+                session, InspectionCleared(inventory_id=inventory_id, reason="not selected")
+            )
         customs_outbox()
 
-    yield _clear
+    return _clear

@@ -33,8 +33,9 @@ def parties(register: Callable[..., Headers]) -> dict[str, Headers]:
 
 def post(client: TestClient, n: int, headers: Headers) -> etree._Element:
     body = (SAMPLES / "export" / f"CEB{n}Message.xml").read_bytes()
-    response = client.post("/api/v1/messages", content=body,
-                           headers={**headers, "Content-Type": "application/xml"})
+    response = client.post(
+        "/api/v1/messages", content=body, headers={**headers, "Content-Type": "application/xml"}
+    )
     assert response.status_code == 200, response.text
     return etree.fromstring(response.content)
 
@@ -74,8 +75,9 @@ def test_list_waits_for_partners_then_is_released_jointly(
     with session_factory.begin() as session:
         outbox.publish(
             session,
-            InspectionCleared(inventory_id=inventory_id(session_factory, invt_no),
-                              reason="not selected"),
+            InspectionCleared(
+                inventory_id=inventory_id(session_factory, invt_no), reason="not selected"
+            ),
         )
     run_outbox()
     released = client.get(f"/api/v1/inventories/{invt_no}", headers=agent).json()

@@ -2,13 +2,15 @@
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import outbox
+from app.ceb import codes
 from app.ceb.catalogue import DocKind, MessageSpec
-from app.customs import lifecycle, taxes
+from app.customs import lifecycle, summaries, taxes
 from app.customs.events import GoodsArrived, InventoryRefunded
 from app.customs.lifecycle import CANCELLED, S
 from app.customs.models import Inventory
@@ -33,8 +35,11 @@ def apply(
     lines: Sequence[Mapping[str, str]],
     *,
     at: datetime,
-) -> None:
-    """Apply a declared document's effect on lists, or raise Refusal when it may not."""
+) -> dict[str, str]:
+    """Apply a declared document's effect on lists, or raise Refusal when it may not.
+
+    Returns what the document's receipt carries beyond its own fields (a summary's sumNo).
+    """
     match spec.kind:
         case DocKind.ARRIVAL | DocKind.DELIVERY:
             outbox.publish(
@@ -54,9 +59,12 @@ def apply(
         case DocKind.CANCEL:
             _cancel(session, spec, head, at)
         case DocKind.REFUND:
-            _refund(session, spec, head, at)
+            _refund(session, spec, head, lines, at)
+        case DocKind.SUMMARY:
+            return summaries.apply_summary(session, head=head, lines=lines, at=at)
         case _:
             pass
+    return {}
 
 
 def _list(session: Session, spec: MessageSpec, head: Mapping[str, str]) -> Inventory:
@@ -119,7 +127,13 @@ def _cancel(session: Session, spec: MessageSpec, head: Mapping[str, str], at: da
     )
 
 
-def _refund(session: Session, spec: MessageSpec, head: Mapping[str, str], at: datetime) -> None:
+def _refund(
+    session: Session,
+    spec: MessageSpec,
+    head: Mapping[str, str],
+    lines: Sequence[Mapping[str, str]],
+    at: datetime,
+) -> None:
     inventory = _list(session, spec, head)
     if inventory.status not in (S.RELEASED, S.CLOSED) or inventory.released_at is None:
         raise Refusal(
@@ -131,13 +145,14 @@ def _refund(session: Session, spec: MessageSpec, head: Mapping[str, str], at: da
             f"退货申请单[{inventory.invt_no}]: 已超过放行后 30 天的退货申请期限",
         )
     if inventory.quota_charged is not None and inventory.invt_no:
+        returned = _returned_value(session, inventory, lines)
         taxes.restore_quota(
             session,
             buyer=inventory.buyer_id_number or "",
             year=int(inventory.invt_no[4:8]),
-            amount=inventory.quota_charged,
+            amount=returned,
         )
-        inventory.quota_charged = None
+        inventory.quota_charged -= returned
     outbox.publish(
         session,
         InventoryRefunded(
@@ -148,3 +163,23 @@ def _refund(session: Session, spec: MessageSpec, head: Mapping[str, str], at: da
             refunded_at=at,
         ),
     )
+
+
+def _returned_value(
+    session: Session, inventory: Inventory, returned: Sequence[Mapping[str, str]]
+) -> Decimal:
+    """The part of the quota the returned goods took: their dutiable value, pro rata by qty."""
+    lines = lifecycle.lines_of(session, inventory)
+    dutiable = taxes.dutiable_values(
+        [line.total_price for line in lines], inventory.freight, inventory.insured_fee
+    )
+    value_of = {line.gnum: (line.qty, value) for line, value in zip(lines, dutiable, strict=True)}
+    total = Decimal(0)
+    for item in returned:
+        gnum = int(item.get("gnum", "0"))
+        if gnum not in value_of:
+            raise Refusal(codes.REFUND.invalid, f"退货申请单表体第[{gnum}]项不在清单中")
+        qty, value = value_of[gnum]
+        share = min(Decimal(item.get("qty") or qty) / qty, Decimal(1)) if qty else Decimal(1)
+        total += value * share
+    return min(taxes.round_fen(total), inventory.quota_charged or Decimal(0))

@@ -58,11 +58,11 @@ def _dec(value: Any) -> Decimal | None:
         return None
 
 
-def _close(a: Decimal | None, b: Decimal | None) -> bool:
-    if a is None or b is None:
+def _close(declared: Decimal | None, reference: Decimal | None) -> bool:
+    """Within 5 % of the partner document's value (the order's, the waybill's)."""
+    if declared is None or reference is None:
         return False
-    scale = max(abs(a), abs(b))
-    return abs(a - b) <= max(scale * TOLERANCE, FEN)
+    return abs(declared - reference) <= max(abs(reference) * TOLERANCE, FEN)
 
 
 def match(session: Session, inventory: Inventory, lines: Sequence[InventoryLine]) -> MatchResult:

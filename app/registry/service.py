@@ -261,7 +261,14 @@ def authenticate(session: Session, *, key: str) -> Caller | None:
         roles = frozenset(enterprise.roles)
     now = utcnow()
     if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_RESOLUTION:
-        session.execute(update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
+        # A concurrent request of the same key records it: never queue behind that row lock.
+        unlocked = (
+            select(ApiKey.id)
+            .where(ApiKey.id == api_key.id)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        session.execute(update(ApiKey).where(ApiKey.id == unlocked).values(last_used_at=now))
     return Caller(
         principal_id=principal.id,
         kind=PrincipalKind(principal.kind),

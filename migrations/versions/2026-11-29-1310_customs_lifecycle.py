@@ -127,8 +127,9 @@ def upgrade() -> None:
                 ("", "0.10", "0.13", "0", "general goods, VAT 13 %"),
                 ("0401", "0.15", "0.09", "0", "milk and cream, VAT 9 %"),
                 ("1901", "0.05", "0.13", "0", "infant formula preparations"),
-                ("3303", "0.03", "0.13", "0.15", "perfumes (consumption tax 15 %)"),
-                ("3304", "0.01", "0.13", "0.15", "cosmetics (consumption tax 15 %)"),
+                # Only 高档化妆品 (≥ 10 yuan per ml/g) bear consumption tax; ordinary cosmetics
+                # (3304) are general goods, so they have no row of their own here.
+                ("3303", "0.03", "0.13", "0.15", "high-end perfumes (consumption tax 15 %)"),
                 ("7113", "0.08", "0.13", "0.10", "jewellery (consumption tax 10 %)"),
                 ("9101", "0.08", "0.13", "0.20", "precious watches (consumption tax 20 %)"),
             )

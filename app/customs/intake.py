@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.ceb import codes
@@ -199,14 +199,21 @@ def _document(
         _check_operation(spec, head.get("appType", ""), existing, app_time, key)
     except Refusal as refusal:
         return _Outcome(entity, refusal.code, refusal.info, {})
+    applied: dict[str, str] = {}
     if head["appType"] == "3":
         assert existing is not None  # noqa: S101 - _check_operation refuses deletes of nothing
+        if existing.status == ReturnStatus.ACCEPTED:
+            # Deleting a declared document (a summary) undoes its effect first.
+            try:
+                applied = effects.apply(session, spec, head, entity.lines, at=now)
+            except Refusal as refusal:
+                return _Outcome(entity, refusal.code, refusal.info, {})
         session.delete(existing)
-        return _Outcome(entity, ReturnStatus.STAGED, "删除成功", {})
+        return _Outcome(entity, ReturnStatus.STAGED, "删除成功", applied)
     status = _declared_status(head)
     if status is ReturnStatus.ACCEPTED:
         try:
-            effects.apply(session, spec, head, entity.lines, at=now)
+            applied = effects.apply(session, spec, head, entity.lines, at=now)
         except Refusal as refusal:
             return _Outcome(entity, refusal.code, refusal.info, {})
     values: dict[str, Any] = {
@@ -233,7 +240,7 @@ def _document(
         for name, value in values.items():
             setattr(existing, name, value)
     extra = {"preNo": existing.pre_no} if existing.pre_no else {}
-    outcome = _Outcome(entity, status, STATUS_TEXT[status], extra)
+    outcome = _Outcome(entity, status, STATUS_TEXT[status], {**extra, **applied})
     if status is ReturnStatus.ACCEPTED:
         session.flush()
         rematch_waiting(session, kind=spec.kind, direction=spec.direction.value, head=head, at=now)
@@ -266,7 +273,9 @@ def _check_operation(
         return
     if app_time < existing.app_time:
         raise Refusal(errors.stale, f"[{key}] 接收报文为旧报文数据，不做处理")
-    if app_type != "1" and existing.status not in EDITABLE:
+    # A declared summary (701) may change or go until its declaration is filed; the
+    # summaries service judges that when the change is applied.
+    if app_type != "1" and existing.status not in EDITABLE and spec.kind is not DocKind.SUMMARY:
         raise Refusal(errors.wrong_state, f"[{key}] 状态 {existing.status} 不符合变更或删除的条件")
 
 
@@ -388,7 +397,7 @@ def _inventories(
         )
     }
     outcomes: list[_Outcome] = []
-    new: list[tuple[CebEntity, dict[str, Any], list[dict[str, Any]]]] = []
+    new: list[tuple[CebEntity, dict[str, Any], list[dict[str, Any]], Inventory | None]] = []
     seen: set[tuple[str, str]] = set()
     for (entity, _), key in zip(entities, keys, strict=True):
         current = existing.get(key)
@@ -410,13 +419,7 @@ def _inventories(
             else:
                 outcomes.append(_Outcome(entity, refusal.code, refusal.info, {}))
             continue
-        if current is not None:
-            # A resubmitted staged or rejected list keeps the number the window gave it.
-            head_row["pre_no"] = current.pre_no
-            session.execute(delete(InventoryLine).where(InventoryLine.inventory_id == current.id))
-            session.delete(current)
-            session.flush()
-        new.append((entity, head_row, lines))
+        new.append((entity, head_row, lines, current))
     outcomes.extend(_store_inventories(session, spec, new, sender, message_id, now, match_wait))
     return outcomes
 
@@ -424,7 +427,7 @@ def _inventories(
 def _store_inventories(
     session: Session,
     spec: MessageSpec,
-    new: list[tuple[CebEntity, dict[str, Any], list[dict[str, Any]]]],
+    new: list[tuple[CebEntity, dict[str, Any], list[dict[str, Any]], Inventory | None]],
     sender: str,
     message_id: UUID,
     now: datetime,
@@ -432,46 +435,71 @@ def _store_inventories(
 ) -> list[_Outcome]:
     if not new:
         return []
-    serials = iter(numbers.allocate(session, sum("pre_no" not in row for _, row, _ in new)))
+    serials = iter(numbers.allocate(session, sum(current is None for *_, current in new)))
     stored: list[tuple[CebEntity, Inventory, list[InventoryLine]]] = []
-    for entity, head_row, line_rows in new:
+    replaced: list[int] = []
+    for entity, head_row, line_rows, current in new:
         declared = _declared_status(head_row["head"]) is ReturnStatus.ACCEPTED
-        inventory = Inventory(
-            **{
-                **head_row,
-                "pre_no": head_row.get("pre_no") or numbers.pre_no(next(serials), now),
-                "status": int(ReturnStatus.DECLARING if declared else ReturnStatus.STAGED),
-                "status_at": now,
-                "sender_code": sender,
-                "message_id": message_id,
-                "inspection_state": "pending",
-                "full_tax": False,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-        session.add(inventory)
+        values = {
+            **head_row,
+            "status": int(ReturnStatus.DECLARING if declared else ReturnStatus.STAGED),
+            "status_at": now,
+            "sender_code": sender,
+            "message_id": message_id,
+            "invt_no": None,
+            "lane": None,
+            "match_deadline": None,
+            "inspection_state": "pending",
+            "full_tax": False,
+            "updated_at": now,
+        }
+        if current is None:
+            inventory = Inventory(
+                **values, pre_no=numbers.pre_no(next(serials), now), created_at=now
+            )
+            session.add(inventory)
+        else:
+            # A resubmitted staged or rejected list is the same list: it keeps its row (and
+            # so its history of decisions) and the number the window gave it.
+            inventory = current
+            for name, value in values.items():
+                setattr(inventory, name, value)
+            replaced.append(current.id)
         stored.append((entity, inventory, [InventoryLine(**row) for row in line_rows]))
-    session.flush()
-    for _, inventory, lines in stored:
-        for line in lines:
-            line.inventory_id = inventory.id
-        session.add_all(lines)
+    if replaced:
+        session.execute(delete(InventoryLine).where(InventoryLine.inventory_id.in_(replaced)))
     session.flush()
     outcomes: list[_Outcome] = []
-    waiting: list[tuple[Inventory, list[InventoryLine]]] = []
+    declared_lists: list[tuple[Inventory, list[InventoryLine]]] = []
     for entity, inventory, lines in stored:
+        for line in lines:
+            line.inventory_id = inventory.id
         if inventory.status == ReturnStatus.STAGED:
             outcomes.append(_list_outcome(entity, inventory, ReturnStatus.STAGED, "暂存"))
         else:
-            waiting.append((inventory, lines))
-    for inventory, lines in waiting:
-        if not settle(session, inventory, lines, at=now):
+            declared_lists.append((inventory, lines))
+    # Nothing needs to reach the database until the whole batch is judged: one flush at the
+    # end sends the receipts, audit entries and events of every list together.
+    with session.no_autoflush:
+        waiting = settle_many(session, spec.direction.value, declared_lists, at=now)
+        for inventory in waiting:
             inventory.match_deadline = now + match_wait
             lifecycle.issue_list_receipt(
                 session, inventory, ReturnStatus.DECLARING, "申报中: 等待三单对碰", now
             )
+    # Lines go in as one executemany (taxes were set on them while judging the lists).
+    session.execute(
+        insert(InventoryLine),
+        [
+            {column: getattr(line, column) for column in _LINE_COLUMNS}
+            for _, _, lines in stored
+            for line in lines
+        ],
+    )
     return outcomes
+
+
+_LINE_COLUMNS = [c.key for c in InventoryLine.__table__.columns if c.key != "id"]
 
 
 def _list_outcome(entity: CebEntity, inventory: Inventory, status: int, info: str) -> _Outcome:
@@ -487,23 +515,43 @@ def _list_outcome(entity: CebEntity, inventory: Inventory, status: int, info: st
 def settle(
     session: Session, inventory: Inventory, lines: Sequence[InventoryLine], *, at: datetime
 ) -> bool:
-    """三单对碰 for a declared list: accept, reject on a difference, or leave it waiting."""
-    result = matching.match(session, inventory, lines)
-    if not result.complete:
-        return False
-    if not result.agrees:
-        lifecycle.transition(
-            session,
-            inventory,
-            ReturnStatus.REJECTED,
-            actor="system",
-            reason="三单对碰不一致",
-            info="三单对碰不一致: " + "; ".join(result.differences),
-            at=at,
-        )
-        return True
-    lifecycle.accept(session, inventory, lines, at=at)
-    return True
+    """三单对碰 for one declared list: accept, reject on a difference, or leave it waiting."""
+    return not settle_many(session, inventory.direction, [(inventory, lines)], at=at)
+
+
+def settle_many(
+    session: Session,
+    direction: str,
+    lists: Sequence[tuple[Inventory, Sequence[InventoryLine]]],
+    *,
+    at: datetime,
+) -> list[Inventory]:
+    """三单对碰 for a batch of declared lists; returns those still waiting for a partner."""
+    if not lists:
+        return []
+    partners = matching.Partners.load(session, direction, [inventory for inventory, _ in lists])
+    waiting: list[Inventory] = []
+    accepted: list[tuple[Inventory, Sequence[InventoryLine]]] = []
+    for inventory, lines in lists:
+        result = matching.match(session, inventory, lines, partners)
+        if not result.complete:
+            waiting.append(inventory)
+        elif not result.agrees:
+            lifecycle.transition(
+                session,
+                inventory,
+                ReturnStatus.REJECTED,
+                actor="system",
+                reason="三单对碰不一致",
+                info="三单对碰不一致: " + "; ".join(result.differences),
+                at=at,
+            )
+        else:
+            accepted.append((inventory, lines))
+    serials = iter(numbers.allocate(session, len(accepted)))
+    for inventory, lines in accepted:
+        lifecycle.accept(session, inventory, lines, at=at, serial=next(serials))
+    return waiting
 
 
 def rematch_waiting(

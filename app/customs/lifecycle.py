@@ -233,7 +233,12 @@ def record_decision(
 
 
 def accept(
-    session: Session, inventory: Inventory, lines: Sequence[InventoryLine], *, at: datetime
+    session: Session,
+    inventory: Inventory,
+    lines: Sequence[InventoryLine],
+    *,
+    at: datetime,
+    serial: int | None = None,
 ) -> int | None:
     """Customs accepts a matched list (2 → 120): invtNo, import quota and tax, an event.
 
@@ -249,7 +254,7 @@ def accept(
             issue_list_receipt(session, inventory, code, info, at)
             return code
     inventory.invt_no = numbers.invt_no(
-        numbers.allocate(session, 1)[0],
+        serial if serial is not None else numbers.allocate(session, 1)[0],
         customs_code=inventory.customs_code,
         direction=inventory.direction,
         at=at,

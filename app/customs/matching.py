@@ -40,15 +40,36 @@ def payment_ref(head: Mapping[str, str]) -> str:
     return f"{head.get('ebpCode', '')}|{head.get('orderNo', '')}"
 
 
-def _declared(session: Session, kind: DocKind, direction: str, **where: str) -> Document | None:
-    query = select(Document).where(
-        Document.kind == kind.value,
-        Document.direction == direction,
-        Document.status == int(ReturnStatus.ACCEPTED),
-    )
-    for column, value in where.items():
-        query = query.where(getattr(Document, column) == value)
-    return session.scalars(query.limit(1)).first()
+@dataclass
+class Partners:
+    """The declared orders, money documents and waybills of a batch of lists, by their keys."""
+
+    orders: dict[str, Document] = field(default_factory=dict)
+    payments: dict[str, Document] = field(default_factory=dict)
+    waybills: dict[str, Document] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, session: Session, direction: str, inventories: Sequence[Inventory]) -> "Partners":
+        """Three queries for the whole batch, however many lists it has."""
+        orders = {f"{i.ebp_code}|{i.order_no}" for i in inventories}
+        waybills = {f"{i.logistics_code}|{i.logistics_no}" for i in inventories}
+        found = cls()
+        for kind, column, keys, into in (
+            (DocKind.ORDER, Document.business_key, orders, found.orders),
+            (DocKind.PAYMENT, Document.ref_key, orders, found.payments),
+            (DocKind.LOGISTICS, Document.business_key, waybills, found.waybills),
+        ):
+            for document in session.scalars(
+                select(Document).where(
+                    Document.kind == kind.value,
+                    Document.direction == direction,
+                    Document.status == int(ReturnStatus.ACCEPTED),
+                    column.in_(keys),
+                )
+            ):
+                key = document.ref_key if kind is DocKind.PAYMENT else document.business_key
+                into[key or ""] = document
+        return found
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -65,28 +86,20 @@ def _close(declared: Decimal | None, reference: Decimal | None) -> bool:
     return abs(declared - reference) <= max(abs(reference) * TOLERANCE, FEN)
 
 
-def match(session: Session, inventory: Inventory, lines: Sequence[InventoryLine]) -> MatchResult:
+def match(
+    session: Session,
+    inventory: Inventory,
+    lines: Sequence[InventoryLine],
+    partners: Partners | None = None,
+) -> MatchResult:
     """Find the list's partner documents and compare them field by field."""
     result = MatchResult()
     direction = inventory.direction
-    order = _declared(
-        session,
-        DocKind.ORDER,
-        direction,
-        business_key=f"{inventory.ebp_code}|{inventory.order_no}",
-    )
-    payment = _declared(
-        session,
-        DocKind.PAYMENT,
-        direction,
-        ref_key=f"{inventory.ebp_code}|{inventory.order_no}",
-    )
-    waybill = _declared(
-        session,
-        DocKind.LOGISTICS,
-        direction,
-        business_key=f"{inventory.logistics_code}|{inventory.logistics_no}",
-    )
+    partners = partners or Partners.load(session, direction, [inventory])
+    order_key = f"{inventory.ebp_code}|{inventory.order_no}"
+    order = partners.orders.get(order_key)
+    payment = partners.payments.get(order_key)
+    waybill = partners.waybills.get(f"{inventory.logistics_code}|{inventory.logistics_no}")
     for name, found in (
         ("订单 order", order),
         ("支付单 payment", payment),

@@ -294,5 +294,82 @@ def audit_verify() -> None:
         raise typer.Exit(1)
 
 
+forex_cli = typer.Typer(help="Foreign exchange for banks (收结汇, 购付汇).", no_args_is_help=True)
+forex_rates_cli = typer.Typer(help="The exchange rates checks convert at.", no_args_is_help=True)
+forex_cli.add_typer(forex_rates_cli, name="rates")
+cli.add_typer(forex_cli, name="forex")
+
+
+@forex_rates_cli.command("load")
+def forex_rates_load(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV: currency,effective_date,rate")
+    ],
+) -> None:
+    """Load exchange rates (CNY for one unit of a customs currency code) from a CSV file."""
+    from app.forex import ratefile
+    from app.forex import service as forex_service
+
+    try:
+        rates = ratefile.parse(file.read_text(encoding="utf-8-sig"))
+    except ratefile.BadRateFile as exc:
+        raise typer.BadParameter(exc.detail) from exc
+    with transaction(_sessionmaker()) as session:
+        loaded = forex_service.load_rates(session, rates=rates, actor=CLI_ACTOR)
+    typer.echo(f"loaded {loaded} rates")
+
+
+summaries_cli = typer.Typer(
+    help="汇总申报: monthly drafts and overdue lists.", no_args_is_help=True
+)
+cli.add_typer(summaries_cli, name="summaries")
+
+
+@summaries_cli.command("draft")
+def summaries_draft(
+    month: Annotated[str, typer.Option(help="the month of release, YYYY-MM (China time)")],
+) -> None:
+    """Stage a 701 per agent, ebc and customs code for the month's unsummarised B lists."""
+    from datetime import date
+
+    from app import clock
+    from app.customs import summaries
+
+    try:
+        first = date.fromisoformat(f"{month}-01")
+    except ValueError as exc:
+        raise typer.BadParameter(f"{month!r} is not YYYY-MM") from exc
+    with transaction(_sessionmaker()) as session:
+        drafts = summaries.draft_month(session, month=first, now=clock.now())
+    for d in drafts:
+        state = "drafted" if d.created else "exists "
+        typer.echo(
+            f"{state} {d.cop_no} agent {d.agent_code} ebc {d.ebc_code} customs {d.customs_code}: "
+            f"{d.list_count} lists, {d.start_time}-{d.end_time}"
+        )
+    typer.echo(f"{sum(d.created for d in drafts)} drafts staged, {len(drafts)} in all")
+
+
+@summaries_cli.command("overdue")
+def summaries_overdue() -> None:
+    """List released B lists still unsummarised after the 15th of the following month."""
+    from app import clock
+    from app.auth import Caller, PrincipalKind
+    from app.customs import summaries
+
+    with _sessionmaker()() as session:
+        report = summaries.overdue(
+            session, caller=Caller(None, PrincipalKind.ADMIN, CLI_ACTOR), now=clock.now()
+        )
+    for row in report.rows:
+        typer.echo(
+            f"agent {row.agent_code} ebc {row.ebc_code} customs {row.customs_code}: "
+            f"{row.lists} lists overdue since {row.deadline}"
+        )
+    typer.echo(
+        f"{sum(r.lists for r in report.rows)} lists released before {report.released_before}"
+    )
+
+
 def main() -> None:
     cli()

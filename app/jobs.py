@@ -15,7 +15,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import audit, clock
+from app.ceb.times import CHINA
+from app.config import get_settings
 from app.customs import service as customs_service
+from app.customs import summaries
+from app.sla import service as sla_service
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +39,24 @@ def _expire_waiting_lists(session: Session, now: datetime) -> int:
     return customs_service.expire_waiting(session, now=now)
 
 
+def _draft_summaries(session: Session, now: datetime) -> int:
+    # 清单核放、汇总申报: on the 1st (China time) each agent gets last month's draft 701s;
+    # running it again the same day changes nothing.
+    if now.astimezone(CHINA).day != 1:
+        return 0
+    return len(summaries.draft_month(session, month=summaries.previous_month(now), now=now))
+
+
+def _sla_scan(session: Session, now: datetime) -> int:
+    counts = sla_service.scan(session, now=now, policy=get_settings().sla)
+    return counts.at_risk + counts.breached
+
+
 DEFAULT_JOBS: list[Job] = [
     Job("audit.seal", 2.0, _seal_audit),
     Job("customs.expire_waiting", 30.0, _expire_waiting_lists),
+    Job("customs.draft_summaries", 3600.0, _draft_summaries),
+    Job("sla.scan", 5.0, _sla_scan),
 ]
 
 

@@ -18,12 +18,20 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from app.config import Settings, get_settings
 from app.customs import handlers as customs_handlers
 from app.customs.router import router as customs_router
+from app.customs.summary_router import router as summary_router
 from app.db import make_engine, make_sessionmaker
 from app.errors import AppError
+from app.forex import handlers as forex_handlers
+from app.forex.router import router as forex_router
+from app.inspection import handlers as inspection_handlers
+from app.inspection.router import router as inspection_router
 from app.jobs import DEFAULT_JOBS, JobRunner
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from app.outbox import Dispatcher, Relay
+from app.registry import handlers as registry_handlers
 from app.registry.router import router as registry_router
+from app.sla import handlers as sla_handlers
+from app.sla.router import router as sla_router
 from app.window.router import router as window_router
 from app.window.xsd import Schemas, load_schemas
 
@@ -43,6 +51,10 @@ def build_dispatcher() -> Dispatcher:
     """Every module's reactions to every other module's events, registered in one place."""
     dispatcher = Dispatcher()
     customs_handlers.register(dispatcher)
+    forex_handlers.register(dispatcher)
+    inspection_handlers.register(dispatcher)
+    registry_handlers.register(dispatcher)
+    sla_handlers.register(dispatcher)
     return dispatcher
 
 
@@ -142,6 +154,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(registry_router, prefix=API_PREFIX)
     app.include_router(window_router, prefix=API_PREFIX)
     app.include_router(customs_router, prefix=API_PREFIX)
+    app.include_router(summary_router, prefix=API_PREFIX)
+    app.include_router(forex_router, prefix=API_PREFIX)
+    app.include_router(inspection_router, prefix=API_PREFIX)
+    app.include_router(sla_router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(request: Request) -> Response:

@@ -66,12 +66,14 @@ REFERENCE_TABLES = frozenset({"customs_tax_rate", "customs_number_counter"})
 
 
 def _truncate(url: str) -> None:
+    # DELETE of a few rows is far cheaper than TRUNCATE, which makes new files for every
+    # table; replica mode lets it past the audit log's append-only trigger.
     engine = create_engine(url)
-    tables = ", ".join(
-        t.name for t in Base.metadata.sorted_tables if t.name not in REFERENCE_TABLES
-    )
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name not in REFERENCE_TABLES:
+                conn.execute(table.delete())
     engine.dispose()
 
 

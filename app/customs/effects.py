@@ -110,6 +110,13 @@ def _close_departed(
 
 def _cancel(session: Session, spec: MessageSpec, head: Mapping[str, str], at: datetime) -> None:
     inventory = _list(session, spec, head)
+    summary = summaries.live_summary_of(session, inventory_id=inventory.id)
+    if summary is not None:
+        # The consolidated declaration would silently lose it: withdraw it from the 701 first.
+        raise Refusal(
+            spec.errors.wrong_state,
+            f"清单[{inventory.invt_no}]已汇总于[{summary}]，请先变更或撤销汇总申请",
+        )
     if CANCELLED not in lifecycle.TRANSITIONS.get(inventory.status, frozenset()):
         raise Refusal(
             spec.errors.wrong_state,

@@ -7,6 +7,7 @@ from app.customs import service
 from app.customs.events import InventoryAccepted
 from app.inspection.events import InspectionCleared, InspectionFailed, InspectionHeld
 from app.outbox import Dispatcher
+from app.sla.events import SlaClockStarted
 
 
 def on_inventory_accepted(session: Session, event: InventoryAccepted) -> None:
@@ -51,8 +52,13 @@ def on_inspection_failed(session: Session, event: InspectionFailed) -> None:
     )
 
 
+def on_sla_clock_started(session: Session, event: SlaClockStarted) -> None:
+    service.set_sla_deadline(session, inventory_id=event.inventory_id, deadline=event.deadline)
+
+
 def register(dispatcher: Dispatcher) -> None:
     dispatcher.register(InventoryAccepted, on_inventory_accepted)
     dispatcher.register(InspectionCleared, on_inspection_cleared)
     dispatcher.register(InspectionHeld, on_inspection_held)
     dispatcher.register(InspectionFailed, on_inspection_failed)
+    dispatcher.register(SlaClockStarted, on_sla_clock_started)

@@ -202,14 +202,15 @@ def _document(
     applied: dict[str, str] = {}
     if head["appType"] == "3":
         assert existing is not None  # noqa: S101 - _check_operation refuses deletes of nothing
+        numbered = {"preNo": existing.pre_no} if existing.pre_no else {}
         if existing.status == ReturnStatus.ACCEPTED:
             # Deleting a declared document (a summary) undoes its effect first.
             try:
                 applied = effects.apply(session, spec, head, entity.lines, at=now)
             except Refusal as refusal:
-                return _Outcome(entity, refusal.code, refusal.info, {})
+                return _Outcome(entity, refusal.code, refusal.info, numbered)
         session.delete(existing)
-        return _Outcome(entity, ReturnStatus.STAGED, "删除成功", applied)
+        return _Outcome(entity, ReturnStatus.STAGED, "删除成功", {**numbered, **applied})
     status = _declared_status(head)
     if status is ReturnStatus.ACCEPTED:
         try:

@@ -214,3 +214,111 @@ class TaxRate(Base):
     vat_rate: Mapped[Decimal]
     consumption_rate: Mapped[Decimal]
     note: Mapped[str | None] = mapped_column(String(200))
+
+
+class Summary(Base):
+    """汇总申请 (701): released B export lists consolidated into customs declarations.
+
+    One row per version: a change (appType 2) supersedes the live version with a new one
+    under the same sumNo, a delete (appType 3) withdraws it; either frees its lists.
+    """
+
+    __tablename__ = "customs_summary"
+    __table_args__ = (
+        UniqueConstraint("sum_no", "version"),
+        Index("ix_customs_summary_agent_cop", "agent_code", "cop_no"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    sum_no: Mapped[str] = mapped_column(String(18))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12))
+    guid: Mapped[str] = mapped_column(String(36))
+    customs_code: Mapped[str] = mapped_column(String(4))
+    cop_no: Mapped[str] = mapped_column(String(30))
+    agent_code: Mapped[str] = mapped_column(String(18))
+    agent_name: Mapped[str] = mapped_column(String(100))
+    ebc_code: Mapped[str] = mapped_column(String(18))
+    ebc_name: Mapped[str] = mapped_column(String(100))
+    decl_agent_code: Mapped[str] = mapped_column(String(18))
+    decl_agent_name: Mapped[str] = mapped_column(String(100))
+    summary_flag: Mapped[str] = mapped_column(String(1))
+    item_name_flag: Mapped[str] = mapped_column(String(1))
+    start_time: Mapped[datetime | None]
+    end_time: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(String(1000))
+    list_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class SummaryDeclaration(Base):
+    """One future customs declaration of a summary (a SummaryResult with its declSeqNo)."""
+
+    __tablename__ = "customs_summary_declaration"
+    __table_args__ = (UniqueConstraint("summary_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    summary_id: Mapped[int] = mapped_column(ForeignKey("customs_summary.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    decl_seq_no: Mapped[str] = mapped_column(String(18), unique=True)
+    ebc_code: Mapped[str] = mapped_column(String(18))
+    owner_code: Mapped[str | None] = mapped_column(String(18))
+    traf_mode: Mapped[str | None] = mapped_column(String(1))
+    arrival_country: Mapped[str] = mapped_column(String(3))
+    port_code: Mapped[str] = mapped_column(String(4))
+    gross_weight: Mapped[Decimal]
+    net_weight: Mapped[Decimal]
+    list_count: Mapped[int] = mapped_column(Integer)
+    dec_state: Mapped[str] = mapped_column(String(3))
+    # Set once the declaration is filed; from then on the summary can no longer change.
+    entry_id: Mapped[str | None] = mapped_column(String(18))
+
+
+class SummaryLine(Base):
+    """A declaration item (gseqno): the list lines sharing its grouping keys, summed."""
+
+    __tablename__ = "customs_summary_line"
+    __table_args__ = (UniqueConstraint("declaration_id", "gseqno"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    declaration_id: Mapped[int] = mapped_column(
+        ForeignKey("customs_summary_declaration.id", ondelete="CASCADE")
+    )
+    gseqno: Mapped[int] = mapped_column(Integer)
+    country: Mapped[str] = mapped_column(String(3))
+    gcode: Mapped[str] = mapped_column(String(10))
+    currency: Mapped[str] = mapped_column(String(3))
+    unit: Mapped[str] = mapped_column(String(3))
+    item_name: Mapped[str | None] = mapped_column(String(250))
+    gname: Mapped[str] = mapped_column(String(250))
+    unit1: Mapped[str] = mapped_column(String(3))
+    unit2: Mapped[str | None] = mapped_column(String(3))
+    qty: Mapped[Decimal]
+    qty1: Mapped[Decimal]
+    qty2: Mapped[Decimal | None]
+    total_price: Mapped[Decimal]
+    line_count: Mapped[int] = mapped_column(Integer)
+
+
+class SummaryMember(Base):
+    """A list consolidated by a summary, and the declaration (by seq) it went into."""
+
+    __tablename__ = "customs_summary_member"
+
+    summary_id: Mapped[int] = mapped_column(
+        ForeignKey("customs_summary.id", ondelete="CASCADE"), primary_key=True
+    )
+    inventory_id: Mapped[int] = mapped_column(ForeignKey("customs_inventory.id"), primary_key=True)
+    declaration_seq: Mapped[int] = mapped_column(Integer)
+    live: Mapped[bool] = mapped_column(Boolean)
+
+
+# A list belongs to at most one live summary: two 701s racing for it cannot both commit.
+Index(
+    "uq_customs_summary_member_live",
+    SummaryMember.inventory_id,
+    unique=True,
+    postgresql_where=SummaryMember.live,
+    sqlite_where=SummaryMember.live,
+)

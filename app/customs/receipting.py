@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from app.ceb.catalogue import INBOUND, Direction, DocKind, MessageSpec
 from app.receipts.schemas import ReceiptDraft
 
+INVT_NO_LENGTH = 18
+
 LIST_SPECS = {
     Direction.EXPORT.value: INBOUND["CEB603"],
     Direction.IMPORT.value: INBOUND["CEB621"],
@@ -34,6 +36,10 @@ def draft(
 ) -> ReceiptDraft:
     fields = {name.rstrip("?"): head.get(name.rstrip("?"), "") for name in spec.receipt_fields}
     fields.update(extra or {})
+    # The import receipts' invtNo is optional and exactly 18 characters, while the request's
+    # may be shorter: a number customs did not give is left out rather than echoed.
+    if "invtNo?" in spec.receipt_fields and len(fields.get("invtNo", "")) != INVT_NO_LENGTH:
+        fields["invtNo"] = ""
     return ReceiptDraft(
         recipient_code=recipient,
         message_type=spec.receipt,

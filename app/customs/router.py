@@ -6,6 +6,7 @@ from app import clock
 from app.audit import actor_of
 from app.auth import Agency, PrincipalKind
 from app.customs import service
+from app.customs.models import Inventory
 from app.customs.risk import RuleSetBody
 from app.customs.schemas import (
     BacktestRequest,
@@ -26,9 +27,16 @@ class BadPeriod(RuleViolation):
     pass
 
 
-def _detail(session: SessionDep, inventory: object, caller: CallerDep) -> InventoryDetail:
+def _with_clock(inventory: Inventory) -> InventoryDetail:
     detail = InventoryDetail.model_validate(inventory)
-    detail.timeline = service.timeline(session, inventory=inventory, caller=caller)  # type: ignore[arg-type]
+    if inventory.sla_deadline is not None and inventory.status not in (800, 899):
+        detail.sla_remaining_s = int((inventory.sla_deadline - clock.now()).total_seconds())
+    return detail
+
+
+def _detail(session: SessionDep, inventory: Inventory, caller: CallerDep) -> InventoryDetail:
+    detail = _with_clock(inventory)
+    detail.timeline = service.timeline(session, inventory=inventory, caller=caller)
     if caller.kind is PrincipalKind.ENTERPRISE:
         # The lane and who works the list are customs' internal matters.
         detail.lane = None
@@ -74,7 +82,7 @@ def customs_queue(
     lists = service.queue(
         session, officer=caller, lane=lane, customs_code=customs_code, status=status_, limit=limit
     )
-    return [InventoryDetail.model_validate(inv) for inv in lists]
+    return [_with_clock(inv) for inv in lists]
 
 
 @router.post(

@@ -95,6 +95,9 @@ class DecisionRead(Schema):
 class InventoryDetail(InventoryRead):
     lane: str | None = None
     sla_deadline: datetime | None = None
+    sla_remaining_s: int | None = Field(
+        None, description="seconds left of the 24 h clearance clock (negative once breached)"
+    )
     inspection_state: str | None = None
     claimed_by: UUID | None = None
 

@@ -668,3 +668,19 @@ def _trade_list(session: Session, inventory: Inventory) -> TradeListRead:
             "payments": [doc.head for doc in money],
         }
     )
+
+
+# ---------------------------------------------------------------- what the SLA clock sets
+
+
+def set_sla_deadline(session: Session, *, inventory_id: int, deadline: datetime) -> None:
+    """The queue is worked earliest SLA deadline first; a deadline only ever moves later (a
+    clock restarted when the goods arrive), so a stale event arriving late changes nothing."""
+    session.execute(
+        update(Inventory)
+        .where(
+            Inventory.id == inventory_id,
+            or_(Inventory.sla_deadline.is_(None), Inventory.sla_deadline < deadline),
+        )
+        .values(sla_deadline=deadline)
+    )

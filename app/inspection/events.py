@@ -1,5 +1,7 @@
 """What inspection announces about a list; customs performs the joint release on them."""
 
+from datetime import datetime
+
 from app.outbox import Event
 
 
@@ -30,3 +32,15 @@ class InspectionFailed(Event):
     task_id: str | None = None
     disposal: str
     reason: str
+
+
+class EnterpriseFailedInspection(Event):
+    """An enterprise's goods failed an inspection task: the registry lowers its standing."""
+
+    enterprise_code: str
+    inventory_id: int
+    invt_no: str
+    task_id: str
+    disposal: str
+    reason: str
+    failed_at: datetime

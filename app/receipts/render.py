@@ -39,6 +39,10 @@ def message_element(message_type: str, receipts: Sequence[Receipt]) -> etree._El
         for receipt in receipts:
             _tax_bill(root, receipt)
         return root
+    if message_type == "CEB792":
+        for receipt in receipts:
+            _summary_results(root, receipt)
+        return root
     shape = RECEIPTS[message_type]
     for receipt in receipts:
         values = _entity(receipt)
@@ -63,13 +67,54 @@ def _tax_bill(root: etree._Element, receipt: Receipt) -> None:
             etree.SubElement(line_element, _q(name)).text = str(line[name])
 
 
+# The summary result (CEB792): each receipt is one whole message of up to 100 SummaryResults
+# (a declaration head and its list lines), numbered by msgCount/msgSeqNo in every head.
+SUMMARY_HEAD_FIELDS: tuple[tuple[str, bool], ...] = (
+    ("guid", True),
+    ("customsCode", True),
+    ("sumNo", True),
+    ("opDate", True),
+    ("declSeqNo", True),
+    ("decTmpNo", False),
+    ("decPreNo", False),
+    ("entryId", False),
+    ("decState", True),
+    ("agentCode", True),
+    ("agentName", True),
+    ("ebcCode", True),
+    ("ebcName", True),
+    ("declAgentCode", True),
+    ("declAgentName", True),
+    ("grossWeight", True),
+    ("netWeight", True),
+    ("msgCount", True),
+    ("msgSeqNo", True),
+    ("note", False),
+)
+SUMMARY_LINE_FIELDS = ("invtNo", "logisticsNo", "gseqno", "gnum", "gcode")
+
+
+def _summary_results(root: etree._Element, receipt: Receipt) -> None:
+    for result in receipt.fields["results"]:
+        entity = etree.SubElement(root, _q("SummaryResult"))
+        head = etree.SubElement(entity, _q("SummaryResultHead"))
+        for name, required in SUMMARY_HEAD_FIELDS:
+            if result["head"].get(name) or required:
+                etree.SubElement(head, _q(name)).text = str(result["head"].get(name, ""))
+        for line in result["lines"]:
+            line_element = etree.SubElement(entity, _q("SummaryResultList"))
+            for name in SUMMARY_LINE_FIELDS:
+                etree.SubElement(line_element, _q(name)).text = str(line[name])
+
+
 def messages(receipts: Sequence[Receipt]) -> list[etree._Element]:
     """Receipts grouped into standard messages: one per type and per 100 entities."""
     out: list[etree._Element] = []
     for message_type, group in groupby(receipts, key=lambda r: r.message_type):
         batch = list(group)
-        for start in range(0, len(batch), MAX_ENTITIES):
-            out.append(message_element(message_type, batch[start : start + MAX_ENTITIES]))
+        size = 1 if message_type == "CEB792" else MAX_ENTITIES
+        for start in range(0, len(batch), size):
+            out.append(message_element(message_type, batch[start : start + size]))
     return out
 
 
@@ -82,6 +127,13 @@ def as_json(receipt: Receipt) -> dict[str, Any]:
     if receipt.message_type == "CEB816":
         head = dict(receipt.fields["head"], returnTime=return_time(receipt.returned_at))
         body: dict[str, Any] = {"Tax": {"TaxHeadRd": head, "TaxListRd": receipt.fields["lines"]}}
+    elif receipt.message_type == "CEB792":
+        body = {
+            "SummaryResult": [
+                {"SummaryResultHead": r["head"], "SummaryResultList": r["lines"]}
+                for r in receipt.fields["results"]
+            ]
+        }
     else:
         body = {RECEIPTS[receipt.message_type].entity: _entity(receipt)}
     return {"id": receipt.id, "messageType": receipt.message_type, **body}

@@ -85,3 +85,18 @@ class Certificate(Base):
     not_after: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StandingEvent(Base):
+    """Something that lowers an enterprise's standing, such as goods failing inspection."""
+
+    __tablename__ = "registry_standing_event"
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True, default=uuid4)
+    enterprise_code: Mapped[str] = mapped_column(ForeignKey("registry_enterprise.code"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    points: Mapped[int]
+    subject: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(String(1000))
+    source_event_id: Mapped[UUID] = mapped_column(Uuid, unique=True)
+    at: Mapped[datetime]

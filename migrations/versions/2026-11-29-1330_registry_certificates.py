@@ -1,6 +1,6 @@
 """registry: signing certificates filed by enterprises
 
-Revision ID: 0008_certificates
+Revision ID: 0004_certificates
 Revises: 0003_customs_lifecycle
 Create Date: 2026-11-29 13:30
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_certificates"
+revision: str = "0004_certificates"
 down_revision: str | None = "0003_customs_lifecycle"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -31,6 +31,65 @@ def parties(register: Callable[..., Headers]) -> dict[str, Headers]:
     return {code: register(code, *roles) for code, roles in PARTIES.items()}
 
 
+@pytest.fixture
+def filed_goods(
+    client: TestClient, parties: dict[str, Headers], principal: Callable[..., Headers]
+) -> None:
+    """The ebc and the list's goods filed with inspection, which would otherwise refuse the list.
+
+    The goods are filed as needing quarantine, so inspection holds the list until the test
+    clears it below.
+    """
+    ebc = parties["4301990002"]
+    inspector = principal("officer", agency="inspection", customs_codes=["4900"])
+    approve = {"decision": "approve", "reason": "资料齐全", "quarantine": True}
+    filing = client.post(
+        "/api/v1/inspection/enterprise-filings",
+        headers=ebc,
+        json={
+            "customs_code": "4900",
+            "name": "长沙星沙贸易有限公司",
+            "address": "长沙",
+            "contact": "王五",
+            "phone": "0731-80000000",
+        },
+    )
+    assert filing.status_code == 201, filing.text
+    client.post(
+        f"/api/v1/inspection/enterprise-filings/{filing.json()['id']}/review",
+        headers=inspector,
+        json={"decision": "approve", "reason": "资料齐全"},
+    )
+    for item_no, gcode, name in (
+        ("XS-CJ-001", "6911101900", "醴陵釉下五彩瓷茶具"),
+        ("XS-XX-002", "6214100000", "湘绣真丝围巾"),
+    ):
+        goods = client.post(
+            "/api/v1/inspection/goods-filings",
+            headers=ebc,
+            json={
+                "item_no": item_no,
+                "hs_code": gcode,
+                "name": name,
+                "brand": "湘品",
+                "model": "标准款",
+                "origin_country": "142",
+                "manufacturer": "醴陵瓷厂",
+                "supplier": "长沙星沙贸易有限公司",
+                "ingredients": "瓷/桑蚕丝",
+                "conformity_statement": "符合GB标准",
+                "customs_code": "4900",
+            },
+        )
+        assert goods.status_code == 201, goods.text
+        reviewed = client.post(
+            f"/api/v1/inspection/goods-filings/{goods.json()['id']}/review",
+            headers=inspector,
+            json=approve,
+        )
+        assert reviewed.status_code == 200, reviewed.text
+
+
 def post(client: TestClient, n: int, headers: Headers) -> etree._Element:
     body = (SAMPLES / "export" / f"CEB{n}Message.xml").read_bytes()
     response = client.post(
@@ -49,6 +108,7 @@ def inventory_id(factory: sessionmaker[Session], invt_no: str) -> int:
         return session.scalars(select(Inventory.id).where(Inventory.invt_no == invt_no)).one()
 
 
+@pytest.mark.usefixtures("filed_goods")
 def test_list_waits_for_partners_then_is_released_jointly(
     client: TestClient,
     admin: Headers,

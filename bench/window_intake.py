@@ -1,0 +1,1113 @@
+"""Window intake (issue 3): CEB603 lists through the ASGI app on PostgreSQL, and the bare path.
+
+Usage:  /work/venv/bin/python bench/window_intake.py [--lists 3000] [--clients 4]
+            [--mode single|hundred|both] [--server inprocess|uvicorn] [--workers 1]
+            [--db-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+            [--profile-lists 2000] [--profile-mode hundred|single]
+
+What it does, in one run against a throwaway PostgreSQL database (sw_bench_<random>, migrated
+with app.migrate.upgrade, dropped at the end):
+
+1. Files the golden export parties (tests/samples/README.md) through the API as the
+   bootstrap admin (SW_ADMIN_KEY), one API key each.
+2. Generates CEB603 messages from tests/samples/export/CEB603Message.xml, re-keyed per list
+   (guid, copNo, orderNo, logisticsNo), 3 lines each with qty x price = totalPrice and the
+   waybill's gross weight; and their partner documents (303 order, 403 收款单, 505 waybill,
+   100 per message) from the golden 303/403/505. The partners are sent first and untimed, so
+   every timed list is matched at once and goes the whole way to 120 (三单对碰); the run
+   checks that every list ended at 120.
+3. Bare path, single client, per message: app.window.xmlsafe.parse_xml + XSD validation
+   (app.window.xsd) + psycopg COPY of heads and lines into two scratch tables, one
+   transaction per message.
+4. Full path: POST /api/v1/messages with C concurrent httpx.AsyncClient clients, in-process
+   (httpx.ASGITransport) or against a `uvicorn app.main:create_app --factory` subprocess.
+   Signatures are not required and the outbox relay does not run: its events are written
+   (part of the cost) but not handled during the timing. 1-list and 100-list messages, each
+   after an untimed warm-up, during which (in-process) the SQL statements are counted.
+5. Profiles the full path in-process with py-spy (`pip install py-spy`), in two views over
+   half of the profiled messages each: the thread holding the GIL (where the Python CPU
+   goes) and every busy thread (close to where a request thread's wall time goes).
+
+Per phase it prints messages/s, lists/s, p50/p99 latency per message, and the CPU the
+phase cost per list: this process (client + in-process server, or the client alone), the
+uvicorn server, and the PostgreSQL backends of the benchmark database (from /proc), plus how
+busy the whole machine was (other work on a shared machine shows up there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import copy
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from lxml import etree
+from pydantic import SecretStr
+from sqlalchemy import Engine, create_engine, event, make_url, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app import migrate  # noqa: E402
+from app.ceb.catalogue import INBOUND  # noqa: E402
+from app.config import OutboxSettings, Settings  # noqa: E402
+from app.window import ceb  # noqa: E402
+from app.window.xmlsafe import parse_xml  # noqa: E402
+from app.window.xsd import SchemaSet, load_schemas  # noqa: E402
+
+SAMPLES = ROOT / "tests" / "samples" / "export"
+NS = "http://www.chinaport.gov.cn/ceb"
+C = f"{{{NS}}}"
+API = "/api/v1"
+
+# The export story's parties (tests/samples/README.md).
+EBP, EBC, AGENT, LOGISTICS, PAYMENT = (
+    "4301990001",
+    "4301990002",
+    "4301990003",
+    "4301990004",
+    "4301990005",
+)
+PARTIES = {EBP: "ebp", EBC: "ebc", AGENT: "agent", LOGISTICS: "logistics", PAYMENT: "payment"}
+
+PER_MESSAGE = 100  # the standard's maxOccurs for entities in one message
+FREIGHT = Decimal("35.00")
+
+
+@dataclass(frozen=True)
+class Product:
+    template: int  # which golden line (0 or 1) carries this product's element layout
+    item_no: str
+    name: str
+    gcode: str
+    gmodel: str
+    bar_code: str
+    unit: str
+    price: Decimal
+    kg_each: Decimal  # net weight per unit (qty1 in kg for unit1 035; qty2 for line 2)
+
+
+PRODUCTS = (
+    Product(0, "XS-CJ-001", "醴陵釉下五彩瓷茶具", "6911101900", "醴陵釉下五彩|一壶四杯|日用瓷",
+            "6921234500017", "006", Decimal("268.00"), Decimal("1.2")),
+    Product(1, "XS-XX-002", "湘绣真丝围巾", "6214100000", "湘绣|100%桑蚕丝|180x55cm",
+            "6921234500024", "015", Decimal("158.00"), Decimal("0.1")),
+    Product(0, "XS-HC-003", "安化黑茶千两茶", "0902301000", "安化黑茶|花卷|1kg",
+            "6921234500031", "035", Decimal("120.00"), Decimal("1.0")),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ListFacts:
+    """One list and the keys and values its order, 收款单 and waybill must agree on."""
+
+    order_no: str
+    cop_no: str
+    logistics_no: str
+    pay_no: str
+    qtys: tuple[int, int, int]
+
+    @property
+    def totals(self) -> list[Decimal]:
+        return [q * p.price for q, p in zip(self.qtys, PRODUCTS, strict=True)]
+
+    @property
+    def goods_value(self) -> Decimal:
+        return sum(self.totals, Decimal(0))
+
+    @property
+    def net_weight(self) -> Decimal:
+        return sum((q * p.kg_each for q, p in zip(self.qtys, PRODUCTS, strict=True)), Decimal(0))
+
+    @property
+    def gross_weight(self) -> Decimal:
+        return self.net_weight + Decimal("0.50")  # packaging
+
+
+def list_facts(tag: str, index: int) -> ListFacts:
+    return ListFacts(
+        order_no=f"BO-{tag}-{index:07d}",
+        cop_no=f"BC-{tag}-{index:07d}",
+        logistics_no=f"BW{tag}{index:09d}",
+        pay_no=f"BP-{tag}-{index:07d}",
+        qtys=(1 + index % 3, 1 + (index + 1) % 3, 1 + (index + 2) % 2),
+    )
+
+
+def _guid() -> str:
+    return str(uuid.uuid4()).upper()
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _set(parent: etree._Element, name: str, value: str) -> None:
+    element = parent.find(C + name)
+    assert element is not None, name
+    element.text = value
+
+
+class Templates:
+    """The golden export messages, re-keyed and filled per document."""
+
+    def __init__(self) -> None:
+        self.docs = {
+            n: etree.parse(str(SAMPLES / f"CEB{n}Message.xml")).getroot()
+            for n in ("303", "403", "505", "603")
+        }
+
+    def _message(self, n: str, entity: str, entities: list[etree._Element]) -> bytes:
+        root = copy.deepcopy(self.docs[n])
+        root.set("guid", _guid())
+        first = root.find(C + entity)
+        assert first is not None
+        at = root.index(first)
+        root.remove(first)
+        for offset, element in enumerate(entities):
+            root.insert(at + offset, element)
+        return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+    def inventories(self, facts: list[ListFacts]) -> bytes:
+        golden = self.docs["603"].find(C + "Inventory")
+        assert golden is not None
+        line_templates = golden.findall(C + "InventoryList")
+        entities = []
+        for f in facts:
+            inventory = copy.deepcopy(golden)
+            head = inventory.find(C + "InventoryHead")
+            assert head is not None
+            for old in inventory.findall(C + "InventoryList"):
+                inventory.remove(old)
+            for name, value in (
+                ("guid", _guid()),
+                ("orderNo", f.order_no),
+                ("logisticsNo", f.logistics_no),
+                ("copNo", f.cop_no),
+                ("freight", _money(FREIGHT)),
+                ("grossWeight", _money(f.gross_weight)),
+                ("netWeight", _money(f.net_weight)),
+            ):
+                _set(head, name, value)
+            for gnum, (product, qty, total) in enumerate(
+                zip(PRODUCTS, f.qtys, f.totals, strict=True), start=1
+            ):
+                line = copy.deepcopy(line_templates[product.template])
+                kg = qty * product.kg_each
+                for name, value in (
+                    ("gnum", str(gnum)),
+                    ("itemNo", product.item_no),
+                    ("itemName", product.name),
+                    ("gcode", product.gcode),
+                    ("gname", product.name),
+                    ("gmodel", product.gmodel),
+                    ("barCode", product.bar_code),
+                    ("qty", str(qty)),
+                    ("unit", product.unit),
+                    ("price", _money(product.price)),
+                    ("totalPrice", _money(total)),
+                ):
+                    _set(line, name, value)
+                if product.template == 0:
+                    _set(line, "qty1", str(kg))
+                else:
+                    _set(line, "qty1", str(qty))
+                    _set(line, "qty2", str(kg))
+                inventory.append(line)
+            entities.append(inventory)
+        return self._message("603", "Inventory", entities)
+
+    def orders(self, facts: list[ListFacts]) -> bytes:
+        golden = self.docs["303"].find(C + "Order")
+        assert golden is not None
+        line_templates = golden.findall(C + "OrderList")
+        entities = []
+        for f in facts:
+            order = copy.deepcopy(golden)
+            head = order.find(C + "OrderHead")
+            assert head is not None
+            for old in order.findall(C + "OrderList"):
+                order.remove(old)
+            _set(head, "guid", _guid())
+            _set(head, "orderNo", f.order_no)
+            _set(head, "goodsValue", _money(f.goods_value))
+            _set(head, "freight", _money(FREIGHT))
+            for gnum, (product, qty, total) in enumerate(
+                zip(PRODUCTS, f.qtys, f.totals, strict=True), start=1
+            ):
+                line = copy.deepcopy(line_templates[product.template])
+                for name, value in (
+                    ("gnum", str(gnum)),
+                    ("itemNo", product.item_no),
+                    ("itemName", product.name),
+                    ("itemDescribe", product.gmodel),
+                    ("barCode", product.bar_code),
+                    ("unit", product.unit),
+                    ("qty", str(qty)),
+                    ("price", _money(product.price)),
+                    ("totalPrice", _money(total)),
+                ):
+                    _set(line, name, value)
+                order.append(line)
+            entities.append(order)
+        return self._message("303", "Order", entities)
+
+    def collections(self, facts: list[ListFacts]) -> bytes:
+        golden = self.docs["403"].find(C + "Receipts")
+        assert golden is not None
+        entities = []
+        for f in facts:
+            receipt = copy.deepcopy(golden)
+            _set(receipt, "guid", _guid())
+            _set(receipt, "orderNo", f.order_no)
+            _set(receipt, "payNo", f.pay_no)
+            _set(receipt, "charge", _money(f.goods_value + FREIGHT))
+            entities.append(receipt)
+        return self._message("403", "Receipts", entities)
+
+    def waybills(self, facts: list[ListFacts]) -> bytes:
+        golden = self.docs["505"].find(C + "Logistics")
+        assert golden is not None
+        entities = []
+        for f in facts:
+            waybill = copy.deepcopy(golden)
+            _set(waybill, "guid", _guid())
+            _set(waybill, "logisticsNo", f.logistics_no)
+            _set(waybill, "freight", _money(FREIGHT))
+            _set(waybill, "grossWeight", _money(f.gross_weight))
+            entities.append(waybill)
+        return self._message("505", "Logistics", entities)
+
+
+def chunks(items: list[ListFacts], size: int) -> Iterator[list[ListFacts]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass
+class Job:
+    body: bytes
+    sender: str
+    lists: int  # entities in the message
+
+
+class Progress:
+    """One status line on stderr, refreshed at most every few seconds."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total, self.done = label, total, 0
+        self.started = self.shown = time.perf_counter()
+        self.tty = sys.stderr.isatty()
+        self.every = 0.5 if self.tty else 10.0
+
+    def add(self, n: int) -> None:
+        self.done += n
+        now = time.perf_counter()
+        if now - self.shown >= self.every or self.done >= self.total:
+            self.shown = now
+            end = "\n" if self.done >= self.total or not self.tty else ""
+            lead = "\r" if self.tty else ""
+            elapsed = now - self.started
+            print(
+                f"{lead}  {self.label}: {self.done}/{self.total} in {elapsed:.1f} s",
+                end=end,
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+# ---------------------------------------------------------------- CPU accounting from /proc
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its live descendants (uvicorn's worker processes)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            children += [int(child) for child in task.read_text().split()]
+    return _proc_cpu(pid) + sum(_tree_cpu(child) for child in children)
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+class CpuMeter:
+    """CPU seconds of this process, a server subprocess and the benchmark DB's backends."""
+
+    def __init__(self, monitor: psycopg.Connection[Any], dbname: str, server_pid: int | None):
+        self.monitor, self.dbname, self.server_pid = monitor, dbname, server_pid
+
+    def _backends(self) -> dict[int, float]:
+        pids = self.monitor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.dbname,)
+        ).fetchall()
+        return {pid: _proc_cpu(pid) for (pid,) in pids}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "self": time.process_time(),
+            "server": _tree_cpu(self.server_pid) if self.server_pid else 0.0,
+            "pg": self._backends(),
+            "machine": _machine_ticks(),
+        }
+
+    def since(self, start: dict[str, Any]) -> dict[str, float]:
+        end = self.snapshot()
+        pg = sum(cpu - start["pg"].get(pid, 0.0) for pid, cpu in end["pg"].items())
+        busy = end["machine"][0] - start["machine"][0]
+        total = end["machine"][1] - start["machine"][1]
+        return {
+            "self": end["self"] - start["self"],
+            "server": end["server"] - start["server"],
+            "pg": pg,
+            "machine_busy": busy / total if total else 0.0,
+        }
+
+
+@dataclass
+class Result:
+    mode: str
+    path: str
+    clients: int
+    messages: int
+    lists: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def lists_per_s(self) -> float:
+        return self.lists / self.seconds
+
+    @property
+    def messages_per_s(self) -> float:
+        return self.messages / self.seconds
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+# ---------------------------------------------------------------- the bare path
+
+
+BARE_DDL = """
+CREATE TABLE bench_head (
+    guid text, agent_code text, cop_no text, order_no text, logistics_no text,
+    ebc_code text, gross_weight numeric(19, 5), head jsonb
+);
+CREATE TABLE bench_line (
+    head_guid text, gnum int, gcode text, gname text,
+    qty numeric(19, 5), price numeric(19, 5), total_price numeric(19, 5)
+)
+"""
+
+
+def bare(pg_url: str, jobs: list[Job], mode: str, meter: CpuMeter) -> Result:
+    """parse + XSD + COPY of heads and lines, one transaction per message, one client."""
+    schemas = load_schemas(Settings().xsd_dir)
+    spec = INBOUND["CEB603"]
+    latencies = []
+    progress = Progress(f"bare {mode}", sum(j.lists for j in jobs))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        start_cpu = meter.snapshot()
+        started = time.perf_counter()
+        for job in jobs:
+            t0 = time.perf_counter()
+            root = parse_xml(job.body, max_depth=64)
+            issues = schemas.validate(root, SchemaSet.EXPORT, job.body)
+            assert not issues, issues
+            entities = ceb.entities(root, spec)
+            with conn.transaction(), conn.cursor() as cur:
+                with cur.copy(
+                    "COPY bench_head (guid, agent_code, cop_no, order_no, logistics_no, "
+                    "ebc_code, gross_weight, head) FROM STDIN"
+                ) as out:
+                    for e in entities:
+                        h = e.head
+                        out.write_row(
+                            (
+                                h["guid"],
+                                h["agentCode"],
+                                h["copNo"],
+                                h["orderNo"],
+                                h["logisticsNo"],
+                                h["ebcCode"],
+                                h["grossWeight"],
+                                json.dumps(h, ensure_ascii=False),
+                            )
+                        )
+                with cur.copy(
+                    "COPY bench_line (head_guid, gnum, gcode, gname, qty, price, total_price) "
+                    "FROM STDIN"
+                ) as out:
+                    for e in entities:
+                        for line in e.lines:
+                            out.write_row(
+                                (
+                                    e.head["guid"],
+                                    line["gnum"],
+                                    line["gcode"],
+                                    line["gname"],
+                                    line["qty"],
+                                    line["price"],
+                                    line["totalPrice"],
+                                )
+                            )
+            latencies.append(time.perf_counter() - t0)
+            progress.add(job.lists)
+        seconds = time.perf_counter() - started
+        cpu = meter.since(start_cpu)
+    return Result(mode, "bare", 1, len(jobs), sum(j.lists for j in jobs), seconds, latencies, cpu)
+
+
+# ---------------------------------------------------------------- the full path
+
+
+async def drive(
+    client: httpx.AsyncClient,
+    jobs: list[Job],
+    keys: dict[str, str],
+    clients: int,
+    label: str,
+    failures: Counter[str],
+) -> list[float]:
+    """Send every job with ``clients`` concurrent senders; the latency of each message."""
+    pending = iter(jobs)
+    latencies: list[float] = []
+    progress = Progress(label, sum(j.lists for j in jobs))
+
+    async def sender() -> None:
+        for job in pending:
+            headers = {
+                "Authorization": f"Bearer {keys[job.sender]}",
+                "Content-Type": "application/xml",
+            }
+            t0 = time.perf_counter()
+            response = await client.post(f"{API}/messages", content=job.body, headers=headers)
+            latencies.append(time.perf_counter() - t0)
+            if response.status_code != 200:
+                failures[f"{response.status_code} {response.text[:200]}"] += 1
+            progress.add(job.lists)
+
+    await asyncio.gather(*(sender() for _ in range(clients)))
+    return latencies
+
+
+async def register(client: httpx.AsyncClient, admin_key: str) -> dict[str, str]:
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    keys = {}
+    for code, role in PARTIES.items():
+        created = await client.post(
+            f"{API}/enterprises",
+            json={"code": code, "name": f"bench {role} {code}", "roles": [role]},
+            headers=admin,
+        )
+        assert created.status_code == 201, created.text
+        issued = await client.post(f"{API}/enterprises/{code}/keys", headers=admin)
+        assert issued.status_code == 201, issued.text
+        keys[code] = issued.json()["key"]
+    return keys
+
+
+def partner_jobs(templates: Templates, facts: list[ListFacts]) -> list[Job]:
+    jobs = []
+    for group in chunks(facts, PER_MESSAGE):
+        jobs.append(Job(templates.orders(group), EBP, len(group)))
+        jobs.append(Job(templates.collections(group), PAYMENT, len(group)))
+        jobs.append(Job(templates.waybills(group), LOGISTICS, len(group)))
+    return jobs
+
+
+def list_jobs(templates: Templates, facts: list[ListFacts], per_message: int) -> list[Job]:
+    return [
+        Job(templates.inventories(group), AGENT, len(group)) for group in chunks(facts, per_message)
+    ]
+
+
+@dataclass
+class Plan:
+    """The messages of one mode: warm-up and timed lists, and their partner documents."""
+
+    mode: str
+    per_message: int
+    warmup: list[Job]
+    timed: list[Job]
+    partners: list[Job]
+    cop_prefix: str
+
+
+def plan(templates: Templates, mode: str, lists: int, clients: int, tag: str) -> Plan:
+    per_message = 1 if mode == "single" else PER_MESSAGE
+    messages = max(1, -(-lists // per_message))
+    warmup_messages = max(2 * clients, 20) if per_message == 1 else max(clients, 2)
+    prefix = f"{tag}{mode[0]}"
+    facts = [list_facts(prefix, i) for i in range((messages + warmup_messages) * per_message)]
+    split = warmup_messages * per_message
+    return Plan(
+        mode,
+        per_message,
+        list_jobs(templates, facts[:split], per_message),
+        list_jobs(templates, facts[split:], per_message),
+        partner_jobs(templates, facts),
+        f"BC-{prefix}-",
+    )
+
+
+def statuses(pg_url: str, cop_prefix: str) -> dict[int, int]:
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute(
+            "SELECT status, count(*) FROM customs_inventory WHERE cop_no LIKE %s GROUP BY status",
+            (cop_prefix + "%",),
+        ).fetchall()
+    return dict(rows)
+
+
+def app_settings(db_url: str, admin_key: str) -> Settings:
+    return Settings(
+        database_url=db_url,
+        admin_key=SecretStr(admin_key),
+        outbox=OutboxSettings(in_process=False),
+        require_signatures=False,
+    )
+
+
+class StatementCensus:
+    """Counts the SQL statements every SQLAlchemy engine of this process sends, by kind."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.commits = 0
+
+    def _statement(self, *args: Any) -> None:
+        statement: str = args[2]
+        words = statement.split(None, 8)
+        if words[0] == "SELECT" and " FROM " in statement:
+            after = statement.split(" FROM ", 1)[1].split(None, 1)[0]
+            kind = f"SELECT {after}"
+        elif words[0] in ("INSERT", "DELETE"):
+            kind = " ".join(words[:3])
+        else:
+            kind = " ".join(words[:2])
+        self.counts[kind] += 1
+
+    def _commit(self, *_: Any) -> None:
+        self.commits += 1
+
+    def __enter__(self) -> StatementCensus:
+        event.listen(Engine, "before_cursor_execute", self._statement)
+        event.listen(Engine, "commit", self._commit)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(Engine, "before_cursor_execute", self._statement)
+        event.remove(Engine, "commit", self._commit)
+
+    def per_list(self, lists: int, messages: int) -> str:
+        total = sum(self.counts.values())
+        kinds = ", ".join(f"{k} {n / lists:.2f}" for k, n in self.counts.most_common())
+        return (
+            f"{total / lists:.2f} statements per list ({total / messages:.1f} per message, "
+            f"{self.commits / messages:.1f} commits per message): {kinds}"
+        )
+
+
+class Server:
+    """The app to talk to: in this process through ASGITransport, or a uvicorn subprocess."""
+
+    def __init__(self, kind: str, db_url: str, admin_key: str, workers: int = 1) -> None:
+        self.kind, self.db_url, self.admin_key, self.workers = kind, db_url, admin_key, workers
+        self.process: asyncio.subprocess.Process | None = None
+        self._lifespan: Any = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    async def __aenter__(self) -> httpx.AsyncClient:
+        timeout = httpx.Timeout(300.0)
+        if self.kind == "inprocess":
+            from app.main import create_app
+
+            app = create_app(app_settings(self.db_url, self.admin_key))
+            # ASGITransport sends no lifespan events; the app's engine is made in its lifespan.
+            self._lifespan = app.router.lifespan_context(app)
+            await self._lifespan.__aenter__()
+            self.client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=timeout
+            )
+            return self.client
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {
+            **os.environ,
+            "SW_DATABASE_URL": self.db_url,
+            "SW_ADMIN_KEY": self.admin_key,
+            "SW_REQUIRE_SIGNATURES": "false",
+            "SW_OUTBOX__IN_PROCESS": "false",
+        }
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning", "--no-access-log", "--workers", str(self.workers),
+            cwd=ROOT,
+            env=env,
+        )  # fmt: skip
+        self.client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=timeout)
+        for _ in range(300):
+            try:
+                if (await self.client.get("/healthz")).status_code == 200:
+                    return self.client
+            except httpx.TransportError:
+                pass
+            if self.process.returncode is not None:
+                raise RuntimeError("uvicorn exited during start-up")
+            await asyncio.sleep(0.1)
+        raise RuntimeError("uvicorn did not become healthy in 30 s")
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.aclose()
+        if self._lifespan is not None:
+            await self._lifespan.__aexit__(None, None, None)
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(self.process.wait(), 20)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+async def full(
+    server: Server,
+    keys: dict[str, str],
+    plans: list[Plan],
+    clients: int,
+    meter: CpuMeter,
+    pg_url: str,
+    census_lines: list[str],
+) -> list[Result]:
+    """Warm up, then time each plan's lists; the statement census is taken in the warm-up."""
+    results = []
+    async with server as client:
+        meter.server_pid = server.pid
+        if not keys:
+            keys.update(await register(client, server.admin_key))
+        failures: Counter[str] = Counter()
+        for p in plans:
+            await drive(client, p.partners, keys, clients, f"setup {p.mode}: 303/403/505", failures)
+        for p in plans:
+            with StatementCensus() as census:
+                await drive(client, p.warmup, keys, clients, f"warm-up {p.mode}", failures)
+            if server.kind == "inprocess":
+                lists = sum(j.lists for j in p.warmup)
+                census_lines.append(f"- {p.mode}: {census.per_list(lists, len(p.warmup))}")
+            start_cpu = meter.snapshot()
+            started = time.perf_counter()
+            latencies = await drive(client, p.timed, keys, clients, f"full {p.mode}", failures)
+            seconds = time.perf_counter() - started
+            cpu = meter.since(start_cpu)
+            lists = sum(j.lists for j in p.timed)
+            results.append(
+                Result(p.mode, "full", clients, len(p.timed), lists, seconds, latencies, cpu)
+            )
+            counts = statuses(pg_url, p.cop_prefix)
+            accepted = counts.get(120, 0)
+            expected = lists + sum(j.lists for j in p.warmup)
+            note = "" if accepted == expected else f"  <-- expected {expected} at 120"
+            print(f"  {p.mode}: list statuses {counts}{note}", file=sys.stderr)
+        if failures:
+            for what, n in failures.most_common(5):
+                print(f"  FAILED x{n}: {what}", file=sys.stderr)
+            raise SystemExit("some messages were not accepted")
+    return results
+
+
+# ---------------------------------------------------------------- profiling with py-spy
+
+
+@dataclass
+class Profiled:
+    kind: str
+    raw: Path  # py-spy's collapsed stacks
+    complaints: str  # py-spy's stderr
+    lists: int
+    seconds: float
+    cpu_seconds: float  # this process, all threads, during the sampling
+
+
+# Two views, each over half of the profiled messages. "gil": only the thread holding the GIL,
+# i.e. where this process's Python time goes (py-spy counts the last holder while nobody holds
+# it, so some waiting leaks in). "busy": every thread py-spy does not see as idle; on this
+# machine that includes request threads waiting on PostgreSQL, so it is close to where a
+# request thread's wall time goes.
+PROFILE_KINDS = {"gil": ["--gil"], "busy": []}
+
+
+async def profile(
+    spy: str,
+    db_url: str,
+    admin_key: str,
+    keys: dict[str, str],
+    p: Plan,
+    clients: int,
+    folder: Path,
+) -> list[Profiled]:
+    """Sample this process with py-spy while the plan's messages go in, once per view."""
+    server = Server("inprocess", db_url, admin_key)
+    failures: Counter[str] = Counter()
+    done = []
+    half = len(p.timed) // 2
+    async with server as client:
+        await drive(client, p.partners, keys, clients, "setup profile: 303/403/505", failures)
+        await drive(client, p.warmup, keys, clients, "warm-up profile", failures)
+        for (kind, flags), jobs in zip(
+            PROFILE_KINDS.items(), (p.timed[:half], p.timed[half:]), strict=True
+        ):
+            out = folder / f"{kind}.txt"
+            # Sampled by stopping the process (no --nonblocking): consistent stacks.
+            spy_process = await asyncio.create_subprocess_exec(
+                spy, "record", "--pid", str(os.getpid()), "--rate", str(PROFILE_HZ), *flags,
+                "--format", "raw", "--output", str(out),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            await asyncio.sleep(1.0)  # py-spy attaches
+            cpu, started = time.process_time(), time.perf_counter()
+            await drive(client, jobs, keys, clients, f"profiled ({kind}) full {p.mode}", failures)
+            cpu, seconds = time.process_time() - cpu, time.perf_counter() - started
+            spy_process.send_signal(signal.SIGINT)
+            _, err = await asyncio.wait_for(spy_process.communicate(), 60)
+            lists = sum(j.lists for j in jobs)
+            done.append(Profiled(kind, out, err.decode(errors="replace"), lists, seconds, cpu))
+    if failures:
+        raise SystemExit(f"profile: some messages were not accepted: {failures.most_common(3)}")
+    return done
+
+
+PROFILE_HZ = 100
+# Leaf frames of threads that wait (py-spy's idle detection lets a few such samples through).
+IDLE_LEAVES = frozenset(
+    {
+        "selectors.py:EpollSelector.select",
+        "asyncio/unix_events.py:ThreadedChildWatcher._do_waitpid",
+        "threading.py:Condition.wait",
+        "threading.py:Thread._wait_for_tstate_lock",
+        "threading.py:Event.wait",
+        "queue.py:Queue.get",
+    }
+)
+
+
+def _frame_key(frame: str) -> str:
+    """'submit (app/window/service.py:80)' -> 'app/window/service.py:submit'."""
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    for marker in ("/site-packages/", str(ROOT) + "/", "/lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    return f"{path}:{name}"
+
+
+def _component(key: str) -> str:
+    path = key.split(":", 1)[0]
+    if path.startswith("app/"):
+        return "app (" + path.split("/")[1].removesuffix(".py") + ")"
+    return path.split("/", 1)[0].removesuffix(".py")
+
+
+def summarise(profiled: Profiled, top: int) -> str:
+    """Where the on-CPU time goes: top functions (inclusive and self), the innermost app
+    function of each sample (what the app asked for, libraries included), self by package."""
+    inclusive: Counter[str] = Counter()
+    leaf: Counter[str] = Counter()
+    by_app: Counter[str] = Counter()
+    by_package: Counter[str] = Counter()
+    total = idle = 0
+    for line in profiled.raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [_frame_key(f) for f in stack.split(";") if " (" in f]
+        if not frames:
+            continue
+        if frames[-1] in IDLE_LEAVES:
+            idle += count
+            continue
+        total += count
+        for key in set(frames):
+            inclusive[key] += count
+        # Generated code (SQLAlchemy's "<string>" functions) is named after its caller.
+        named = [f for f in frames if not f.startswith("<")] or frames
+        own = frames[-1] if frames[-1] == named[-1] else f"{named[-1]} > {frames[-1]}"
+        leaf[own] += count
+        by_package[_component(named[-1])] += count
+        in_app = [f for f in frames if f.startswith("app/")]
+        by_app[in_app[-1] if in_app else f"(no app frame: {_component(named[-1])})"] += count
+    if not total:
+        return "(no samples)"
+
+    def share(count: int) -> str:
+        return f"{100 * count / total:.1f}%"
+
+    sampled_ms = 1000 * total / PROFILE_HZ / profiled.lists
+    measured_ms = 1000 * profiled.cpu_seconds / profiled.lists
+    flags = " ".join(PROFILE_KINDS[profiled.kind]) or "(every thread not idle)"
+    out = [
+        f"py-spy {flags}: {profiled.lists} lists in {profiled.seconds:.1f} s; {total} samples "
+        f"at {PROFILE_HZ} Hz = {sampled_ms:.2f} ms/list of sampled thread time, against "
+        f"{measured_ms:.2f} ms/list of CPU used by the process ({idle} samples of idle threads "
+        "left out). C code (lxml, psycopg's C core, libpq) is self time of its Python caller.",
+        "",
+        "| inclusive | function |",
+        "|---:|---|",
+    ]
+    skip = ("threading.py", "concurrent/", "asyncio/", "anyio/", "<", "contextvars")
+    shown = [(k, n) for k, n in inclusive.most_common() if not k.startswith(skip)]
+    out += [f"| {share(n)} | `{k}` |" for k, n in shown[:top]]
+    out += ["", "| self, by innermost app function | function |", "|---:|---|"]
+    out += [f"| {share(n)} | `{k}` |" for k, n in by_app.most_common(top // 2)]
+    out += ["", "| self | function |", "|---:|---|"]
+    out += [f"| {share(n)} | `{k}` |" for k, n in leaf.most_common(top // 2)]
+    out += ["", "| self, by package | share |", "|---|---:|"]
+    out += [f"| {k} | {share(n)} |" for k, n in by_package.most_common(10)]
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- report
+
+
+def table(results: list[Result]) -> str:
+    rows = [
+        "| mode | path | clients | messages | lists | s | messages/s | lists/s | "
+        "p50 ms | p99 ms | CPU ms/list: bench process | server | PostgreSQL | machine busy |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        per = 1000 / r.lists
+        rows.append(
+            f"| {r.mode} | {r.path} | {r.clients} | {r.messages} | {r.lists} | "
+            f"{r.seconds:.1f} | {r.messages_per_s:.0f} | {r.lists_per_s:.0f} | "
+            f"{1000 * r.quantile(0.5):.1f} | {1000 * r.quantile(0.99):.1f} | "
+            f"{per * r.cpu['self']:.2f} | "
+            f"{per * r.cpu['server']:.2f} | {per * r.cpu['pg']:.2f} | "
+            f"{100 * r.cpu['machine_busy']:.0f}% |"
+        )
+    return "\n".join(rows)
+
+
+def verdicts(results: list[Result]) -> str:
+    lines = []
+    by = {(r.mode, r.path): r for r in results}
+    for mode in ("single", "hundred"):
+        f, b = by.get((mode, "full")), by.get((mode, "bare"))
+        if f is None or b is None:
+            continue
+        ratio = (1 / f.lists_per_s) / (1 / b.lists_per_s)
+        lines.append(
+            f"- {mode}: full {1000 / f.lists_per_s:.2f} ms/list vs bare "
+            f"{1000 / b.lists_per_s:.2f} ms/list: ratio {ratio:.2f} (target <= 2)"
+        )
+    if (f := by.get(("single", "full"))) is not None:
+        lines.append(
+            f"- single: {f.messages_per_s:.0f} messages/s with full processing (target >= 250)"
+        )
+    if (f := by.get(("hundred", "full"))) is not None:
+        lines.append(
+            f"- hundred: {f.lists_per_s:.0f} lists/s with full processing (target >= 1000)"
+        )
+    return "\n".join(lines)
+
+
+def revision() -> str:
+    """The commit measured, and whether the work tree had changes on top of it."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "app"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git work tree)"
+    return f"{head}{' + uncommitted changes in app/' if dirty else ''}"
+
+
+def machine() -> str:
+    model = "?"
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return f"nproc {os.cpu_count()}, CPU {model}, Python {platform.python_version()}"
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--lists", type=int, default=3000, help="timed lists per mode")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients (full path)")
+    parser.add_argument("--mode", choices=("single", "hundred", "both"), default="both")
+    parser.add_argument(
+        "--db-url",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        help="PostgreSQL server (its database is only used to create and drop the bench one)",
+    )
+    parser.add_argument("--server", choices=("inprocess", "uvicorn"), default="inprocess")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--profile-lists",
+        type=int,
+        default=2000,
+        help="lists to profile (half per py-spy view); 0: no profile",
+    )
+    parser.add_argument(
+        "--profile-mode",
+        choices=("hundred", "single"),
+        default="hundred",
+        help="messages to profile: of 100 lists or of 1",
+    )
+    parser.add_argument("--top", type=int, default=16, help="functions shown in the profile")
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    server_url = make_url(args.db_url)
+    if not server_url.get_backend_name().startswith("postgresql"):
+        raise SystemExit("the benchmark needs PostgreSQL")
+    dbname = f"sw_bench_{secrets.token_hex(4)}"
+    db_url = server_url.set(database=dbname).render_as_string(hide_password=False)
+    pg_url = server_url.set(drivername="postgresql", database=dbname).render_as_string(
+        hide_password=False
+    )
+    monitor_url = server_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    admin_key = secrets.token_urlsafe(32)
+    tag = secrets.token_hex(2).upper()
+    modes = ["single", "hundred"] if args.mode == "both" else [args.mode]
+
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
+        pg_version = conn.execute(text("SHOW server_version")).scalar()
+    print(f"database {dbname}; {machine()}, PostgreSQL {pg_version}", file=sys.stderr)
+    try:
+        t0 = time.perf_counter()
+        migrate.upgrade(db_url)
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(BARE_DDL)
+        print(
+            f"  migrated in {time.perf_counter() - t0:.1f} s; generating messages", file=sys.stderr
+        )
+        templates = Templates()
+        plans = [plan(templates, mode, args.lists, args.clients, tag) for mode in modes]
+        profile_plan = (
+            plan(templates, args.profile_mode, args.profile_lists, args.clients, tag + "P")
+            if args.profile_lists
+            else None
+        )
+        with psycopg.connect(monitor_url, autocommit=True) as monitor:
+            meter = CpuMeter(monitor, dbname, None)
+            results = [bare(pg_url, p.timed, p.mode, meter) for p in plans]
+            keys: dict[str, str] = {}
+            server = Server(args.server, db_url, admin_key, args.workers)
+            census_lines: list[str] = []
+            results += asyncio.run(
+                full(server, keys, plans, args.clients, meter, pg_url, census_lines)
+            )
+        summary = None
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if profile_plan is not None and not Path(spy).exists():
+            print("  py-spy is not installed (pip install py-spy): no profile", file=sys.stderr)
+        elif profile_plan is not None:
+            with tempfile.TemporaryDirectory(prefix="sw_bench_") as folder:
+                profiles = asyncio.run(
+                    profile(spy, db_url, admin_key, keys, profile_plan, args.clients, Path(folder))
+                )
+                summaries = []
+                for profiled in profiles:
+                    if profiled.raw.exists():
+                        summaries.append(summarise(profiled, args.top))
+                    else:
+                        print(f"  py-spy: {profiled.complaints[-500:]}", file=sys.stderr)
+                summary = "\n\n".join(summaries)
+    finally:
+        if args.keep_db:
+            print(f"kept database {dbname}", file=sys.stderr)
+        else:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        admin.dispose()
+
+    print()
+    print(f"command: {' '.join(sys.argv)}")
+    workers = f" with {args.workers} worker(s)" if args.server == "uvicorn" else ""
+    print(f"machine: {machine()}, PostgreSQL {pg_version}; server {args.server}{workers}")
+    print(f"code: {revision()}")
+    print()
+    print(table(results))
+    print()
+    print(verdicts(results))
+    if census_lines:
+        print()
+        print("SQL statements sent by the app (in-process warm-up, SQLAlchemy events):")
+        print()
+        print("\n".join(census_lines))
+    if summary:
+        print()
+        size = "100-list" if args.profile_mode == "hundred" else "1-list"
+        print(f"Profile: full path, {size} messages, in-process, {args.clients} clients")
+        print()
+        print(summary)
+
+
+if __name__ == "__main__":
+    main()

@@ -31,6 +31,14 @@ class SlaSettings(BaseModel):
     at_risk_margin_hours: float = Field(4.0, gt=0, description="less than this left: at risk")
 
 
+class DeliverySettings(BaseModel):
+    horizon_hours: float = Field(24.0, gt=0, description="retry a receipt this long, then fail")
+    timeout_s: float = Field(10.0, gt=0, description="per callback request")
+    backoff_base_s: float = Field(30.0, gt=0)
+    backoff_max_s: float = Field(3600.0, gt=0)
+    batch_size: int = Field(50, ge=1, le=1000, description="receipts claimed per round")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SW_", env_file=".env", env_nested_delimiter="__", extra="ignore"
@@ -49,6 +57,7 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = OutboxSettings()
     customs: CustomsSettings = CustomsSettings()
     sla: SlaSettings = SlaSettings()
+    delivery: DeliverySettings = DeliverySettings()
 
     @property
     def is_sqlite(self) -> bool:

@@ -19,6 +19,7 @@ from app.ceb.times import CHINA
 from app.config import get_settings
 from app.customs import service as customs_service
 from app.customs import summaries
+from app.delivery import service as delivery_service
 from app.sla import service as sla_service
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,16 @@ def _sla_scan(session: Session, now: datetime) -> int:
     return counts.at_risk + counts.breached
 
 
+def _push_receipts(session: Session, now: datetime) -> int:
+    return delivery_service.enqueue_and_send(session, now=now, policy=get_settings().delivery)
+
+
 DEFAULT_JOBS: list[Job] = [
     Job("audit.seal", 2.0, _seal_audit),
     Job("customs.expire_waiting", 30.0, _expire_waiting_lists),
     Job("customs.draft_summaries", 3600.0, _draft_summaries),
     Job("sla.scan", 5.0, _sla_scan),
+    Job("delivery.push", 2.0, _push_receipts),
 ]
 
 

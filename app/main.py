@@ -20,6 +20,7 @@ from app.customs import handlers as customs_handlers
 from app.customs.router import router as customs_router
 from app.customs.summary_router import router as summary_router
 from app.db import make_engine, make_sessionmaker
+from app.delivery.router import router as delivery_router
 from app.errors import AppError
 from app.forex import handlers as forex_handlers
 from app.forex.router import router as forex_router
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(forex_router, prefix=API_PREFIX)
     app.include_router(inspection_router, prefix=API_PREFIX)
     app.include_router(sla_router, prefix=API_PREFIX)
+    app.include_router(delivery_router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(request: Request) -> Response:

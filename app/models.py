@@ -16,6 +16,8 @@ from app.customs.models import (
     TaxRate,
 )
 from app.db import Base
+from app.delivery.models import Channel as DeliveryChannel
+from app.delivery.models import Item as DeliveryItem
 from app.forex.models import Alert as ForexAlert
 from app.forex.models import Allocation as ForexAllocation
 from app.forex.models import CheckRecord as ForexCheck
@@ -57,6 +59,8 @@ __all__ = [
     "Certificate",
     "CustomsExamination",
     "Decision",
+    "DeliveryChannel",
+    "DeliveryItem",
     "Document",
     "Enterprise",
     "EnterpriseFiling",

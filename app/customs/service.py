@@ -602,7 +602,8 @@ def released_trade_lists(
     limit: int = 100,
     after_id: int = 0,
 ) -> list[TradeListRead]:
-    """Released (800) or closed (899) lists of these enterprises, oldest release first."""
+    """Released (800) or closed (899) lists of these enterprises, in the order customs took
+    them in (a stable cursor for paging)."""
     query = (
         select(Inventory)
         .where(

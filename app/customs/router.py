@@ -11,6 +11,7 @@ from app.customs.risk import RuleSetBody
 from app.customs.schemas import (
     BacktestRequest,
     BacktestResult,
+    BuyerDetail,
     DecisionCreate,
     InventoryDetail,
     InventoryRead,
@@ -62,9 +63,18 @@ def list_inventories(
     "/inventories/{key}", response_model=InventoryDetail, responses=error_responses(401, 404)
 )
 def get_inventory(key: str, session: SessionDep, caller: CallerDep) -> object:
-    """One list by invtNo, preNo or copNo: status, timeline of receipts and decisions."""
+    """One list by invtNo, preNo or copNo: status, timeline of receipts and decisions.
+
+    A customs officer's view of one import list also shows the buyer's personal data, and
+    that look is audited; lists of lists never carry it.
+    """
     inventory = service.visible_inventory(session, key=key, caller=caller)
-    return _detail(session, inventory, caller)
+    detail = _detail(session, inventory, caller)
+    if caller.kind is PrincipalKind.OFFICER and inventory.direction == "I":
+        detail.buyer = BuyerDetail.model_validate(
+            service.buyer_detail(session, inventory=inventory, officer=caller)
+        )
+    return detail
 
 
 @router.get(

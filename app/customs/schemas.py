@@ -92,6 +92,16 @@ class DecisionRead(Schema):
     at: datetime
 
 
+class BuyerDetail(Schema):
+    """The buyer and consignee of an import list (personal data, 个人信息)."""
+
+    buyer_id_type: str | None
+    buyer_id_number: str | None
+    buyer_name: str | None
+    buyer_telephone: str | None
+    consignee_address: str | None
+
+
 class InventoryDetail(InventoryRead):
     lane: str | None = None
     sla_deadline: datetime | None = None
@@ -100,6 +110,9 @@ class InventoryDetail(InventoryRead):
     )
     inspection_state: str | None = None
     claimed_by: UUID | None = None
+    buyer: BuyerDetail | None = Field(
+        None, description="personal data: only in an officer's single-list view, audited"
+    )
 
 
 class BacktestRequest(Schema):

@@ -113,6 +113,26 @@ def timeline(session: Session, *, inventory: Inventory, caller: Caller) -> list[
     return sorted(entries, key=lambda e: e.at)
 
 
+def buyer_detail(session: Session, *, inventory: Inventory, officer: Caller) -> dict[str, Any]:
+    """The buyer's personal data of one list, for an officer; every look is audited."""
+    head = inventory.head
+    audit.record(
+        session,
+        actor=audit.actor_of(officer),
+        action="inventory.personal_data_viewed",
+        subject_type="inventory",
+        subject_id=inventory.invt_no or inventory.pre_no,
+        detail={"fields": ["buyerIdNumber", "buyerName", "buyerTelephone", "consigneeAddress"]},
+    )
+    return {
+        "buyer_id_type": head.get("buyerIdType"),
+        "buyer_id_number": head.get("buyerIdNumber"),
+        "buyer_name": head.get("buyerName"),
+        "buyer_telephone": head.get("buyerTelephone"),
+        "consignee_address": head.get("consigneeAddress"),
+    }
+
+
 def list_inventories(
     session: Session,
     *,

@@ -10,6 +10,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import audit
 from app.customs import service
 from app.customs.models import BuyerQuota, Inventory, InventoryLine
 from app.window.xsd import SchemaSet, default_xsd_dir, load_schemas
@@ -276,3 +277,30 @@ def test_a_list_still_missing_partners_after_its_wait_is_rejected_naming_them(
     assert "订单 order" not in info, "the order did arrive"
     with session_factory.begin() as session:
         assert service.expire_waiting(session, now=declared + timedelta(hours=8)) == 0
+
+
+def test_only_an_officers_single_list_view_shows_the_buyer_and_it_is_audited(
+    import_story: ImportStory,
+    principal: Callable[..., dict[str, str]],
+    session_factory: sessionmaker[Session],
+) -> None:
+    got, listed = import_story.declare("PD")
+    assert got == ["120"]
+    invt_no = listed["invt_no"]
+    officer = principal("officer", agency="customs", customs_codes=["4900"])
+    client = import_story.client
+    seen = client.get(f"/api/v1/inventories/{invt_no}", headers=officer).json()
+    assert seen["buyer"]["buyer_name"] == "张三"
+    assert seen["buyer"]["buyer_id_number"] == "430102199001011234"
+    assert import_story.get(invt_no)["buyer"] is None, "the enterprise's view has no buyer"
+    listing = client.get("/api/v1/inventories", headers=officer).json()
+    assert all("buyer" not in item for item in listing)
+    assert "430102199001011234" not in client.get("/api/v1/customs/queue", headers=officer).text
+    with session_factory() as session:
+        looks = session.scalars(
+            select(audit.AuditEntry).where(
+                audit.AuditEntry.action == "inventory.personal_data_viewed",
+                audit.AuditEntry.subject_id == invt_no,
+            )
+        ).all()
+    assert len(looks) == 1 and looks[0].actor.startswith("officer:")

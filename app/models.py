@@ -16,8 +16,12 @@ from app.customs.models import (
     TaxRate,
 )
 from app.db import Base
+from app.delivery.models import AlertItem as DeliveryAlertItem
 from app.delivery.models import Channel as DeliveryChannel
+from app.delivery.models import Copy as DeliveryCopy
 from app.delivery.models import Item as DeliveryItem
+from app.delivery.models import Subscription as DeliverySubscription
+from app.delivery.models import SubscriptionCode as DeliverySubscriptionCode
 from app.forex.models import Alert as ForexAlert
 from app.forex.models import Allocation as ForexAllocation
 from app.forex.models import CheckRecord as ForexCheck
@@ -59,8 +63,12 @@ __all__ = [
     "Certificate",
     "CustomsExamination",
     "Decision",
+    "DeliveryAlertItem",
     "DeliveryChannel",
+    "DeliveryCopy",
     "DeliveryItem",
+    "DeliverySubscription",
+    "DeliverySubscriptionCode",
     "Document",
     "Enterprise",
     "EnterpriseFiling",

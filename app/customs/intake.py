@@ -74,6 +74,13 @@ def receive(
             _check_signature(spec, entity.head, signature)
             _check_parties(spec, entity.head, roles, sender)
             parse_app_time(entity.head.get("appTime", ""))
+            if entity.head.get("appStatus") not in ("1", "2"):
+                # The import schema lets appStatus run to three characters; only 1 and 2 mean
+                # anything (暂存, 申报).
+                raise Refusal(
+                    spec.errors.invalid,
+                    f"appStatus {entity.head.get('appStatus')!r} 不是 1 暂存 / 2 申报",
+                )
         except (Refusal, ValueError) as exc:
             code, info = _refusal(spec, exc)
             outcomes.append(_Outcome(entity, code, info, {}))

@@ -38,9 +38,9 @@ class Document(Base):
     # What other documents find it by (money documents: the order they pay for).
     ref_key: Mapped[str | None] = mapped_column(String(200), index=True)
     guid: Mapped[str] = mapped_column(String(36))
-    app_type: Mapped[str] = mapped_column(String(1))
+    app_type: Mapped[str] = mapped_column(String(3))
     app_time: Mapped[datetime]
-    app_status: Mapped[str] = mapped_column(String(1))
+    app_status: Mapped[str] = mapped_column(String(3))
     status: Mapped[int] = mapped_column(Integer)
     pre_no: Mapped[str | None] = mapped_column(String(18), unique=True)
     sender_code: Mapped[str] = mapped_column(String(18))
@@ -88,9 +88,9 @@ class Inventory(Base):
     gross_weight: Mapped[Decimal]
     net_weight: Mapped[Decimal]
     pack_no: Mapped[int] = mapped_column(Integer)
-    app_type: Mapped[str] = mapped_column(String(1))
+    app_type: Mapped[str] = mapped_column(String(3))
     app_time: Mapped[datetime]
-    app_status: Mapped[str] = mapped_column(String(1))
+    app_status: Mapped[str] = mapped_column(String(3))
     status: Mapped[int] = mapped_column(Integer)
     status_at: Mapped[datetime]
     sender_code: Mapped[str] = mapped_column(String(18))

@@ -1,17 +1,22 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Query, Response, status
 
 from app import clock
 from app.audit import actor_of
 from app.delivery import service
 from app.delivery.schemas import (
     ChannelRead,
+    CopyRead,
+    CopyRequest,
     DeliveryLog,
     ItemRead,
     Redriven,
     SecretIssued,
     SecretRequest,
+    SubscriptionIssued,
+    SubscriptionRead,
+    SubscriptionRequest,
 )
 from app.deps import CallerDep, SessionDep, SettingsDep
 from app.responses import error_responses
@@ -72,3 +77,103 @@ def redrive(session: SessionDep, caller: CallerDep, settings: SettingsDep) -> Re
     )
     channel = service.get_channel(session, enterprise_code=code)
     return Redriven(channel=ChannelRead.model_validate(channel), redriven=count)
+
+
+@router.post(
+    "/copies",
+    response_model=CopyRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 403, 404, 422),
+)
+def register_copy(session: SessionDep, caller: CallerDep, data: CopyRequest) -> object:
+    """Let another enterprise receive copies of the caller's receipts (BaseSubscribe)."""
+    code = caller.require_enterprise(data.enterprise_code)
+    return service.register_copy(
+        session,
+        enterprise_code=code,
+        subscriber_code=data.subscriber_code,
+        statuses=data.statuses,
+        actor=actor_of(caller),
+        now=clock.now(),
+    )
+
+
+@router.get("/copies", response_model=list[CopyRead], responses=error_responses(401, 403))
+def list_copies(session: SessionDep, caller: CallerDep) -> object:
+    """Who receives copies of the caller's receipts."""
+    return service.copies(session, enterprise_code=caller.require_enterprise())
+
+
+@router.delete(
+    "/copies/{subscriber_code}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404),
+)
+def remove_copy(session: SessionDep, caller: CallerDep, subscriber_code: str) -> Response:
+    """Stop copying the caller's receipts to that enterprise."""
+    service.remove_copy(
+        session,
+        enterprise_code=caller.require_enterprise(),
+        subscriber_code=subscriber_code,
+        actor=actor_of(caller),
+        now=clock.now(),
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _subscription(view: service.SubscriptionView) -> dict[str, object]:
+    s = view.subscription
+    return {
+        "id": s.id,
+        "name": s.name,
+        "callback_url": s.callback_url,
+        "customs_codes": view.customs_codes,
+        "format": s.body_format,
+        "active": s.active,
+        "created_at": s.created_at,
+        "deactivated_at": s.deactivated_at,
+    }
+
+
+@router.post(
+    "/subscriptions",
+    response_model=SubscriptionIssued,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 403, 422),
+)
+def subscribe(session: SessionDep, caller: CallerDep, data: SubscriptionRequest) -> object:
+    """Register a subscriber to customs codes' SLA alerts; its secret is in this response only."""
+    caller.require_admin()
+    view = service.subscribe(
+        session,
+        name=data.name,
+        callback_url=str(data.callback_url),
+        customs_codes=data.customs_codes,
+        body_format=data.format,
+        actor=actor_of(caller),
+        now=clock.now(),
+    )
+    return {**_subscription(view), "secret": view.subscription.secret}
+
+
+@router.get(
+    "/subscriptions", response_model=list[SubscriptionRead], responses=error_responses(401, 403)
+)
+def list_subscriptions(session: SessionDep, caller: CallerDep) -> object:
+    """Every SLA alert subscription, deactivated ones included."""
+    caller.require_admin()
+    return [_subscription(view) for view in service.subscriptions(session)]
+
+
+@router.delete(
+    "/subscriptions/{subscription_id}",
+    response_model=SubscriptionRead,
+    responses=error_responses(401, 403, 404),
+)
+def unsubscribe(session: SessionDep, caller: CallerDep, subscription_id: int) -> object:
+    """Deactivate a subscription: no more alerts are sent to it."""
+    caller.require_admin()
+    view = service.unsubscribe(
+        session, subscription_id=subscription_id, actor=actor_of(caller), now=clock.now()
+    )
+    return _subscription(view)

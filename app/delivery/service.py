@@ -4,6 +4,10 @@ Delivery is at least once: a receiver dedupes by ``X-SW-Receipt-Id``. A document
 go strictly in receipt order; a failing receipt holds back the later ones of its document
 (only), and is retried with exponential backoff and jitter until the horizon, when the
 channel is marked failed until the enterprise redrives it.
+
+The same mechanism pushes copies of an enterprise's receipts to the subscribers it lets
+have them (CEB BaseSubscribe), marked by ``X-SW-Copy-Of``, and the SLA alerts of customs
+codes to their subscribers, once per alert and subscriber, deduped by ``X-SW-Alert-Id``.
 """
 
 import hashlib
@@ -17,21 +21,25 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 import httpx
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app import audit
 from app.config import DeliverySettings
-from app.delivery.models import Channel, Item
-from app.errors import Conflict, NotFound
+from app.delivery.models import AlertItem, Channel, Copy, Item, Subscription, SubscriptionCode
+from app.errors import Conflict, NotFound, RuleViolation
 from app.receipts import render
 from app.receipts import service as receipts_service
 from app.receipts.models import Receipt
 from app.registry import service as registry_service
+from app.sla import service as sla_service
+from app.sla.schemas import AlertRead
 
 SIGNATURE_HEADER = "X-SW-Signature"
 TIMESTAMP_HEADER = "X-SW-Timestamp"
 RECEIPT_ID_HEADER = "X-SW-Receipt-Id"
+ALERT_ID_HEADER = "X-SW-Alert-Id"
+COPY_OF_HEADER = "X-SW-Copy-Of"
 # A claim outlives the slowest batch (every request timing out) with room to record it.
 _CLAIM_MARGIN = timedelta(seconds=60)
 _MAX_ROUNDS = 20
@@ -50,6 +58,8 @@ class BodyFormat(StrEnum):
 class ItemStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
+    # An alert still undelivered at the horizon is stale: dropped, the later ones go on.
+    EXPIRED = "expired"
 
 
 class NoChannel(NotFound):
@@ -57,6 +67,18 @@ class NoChannel(NotFound):
 
 
 class ChannelNotFailed(Conflict):
+    pass
+
+
+class NoSubscription(NotFound):
+    pass
+
+
+class CopyToSelf(RuleViolation):
+    pass
+
+
+class NoCopy(NotFound):
     pass
 
 
@@ -161,7 +183,7 @@ class _Send:
     secret: str
     body: bytes
     content_type: str
-    receipt_id: int
+    headers: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -185,16 +207,19 @@ def enqueue_and_send(
     factory = sessionmaker(bind=session.get_bind(), expire_on_commit=False)
     with factory.begin() as tx:
         _enqueue(tx, now=now, policy=policy)
+        _enqueue_copies(tx, now=now, policy=policy)
+        _enqueue_alerts(tx, now=now, policy=policy)
     delivered = 0
     with httpx.Client(timeout=policy.timeout_s) as client:
-        for _ in range(_MAX_ROUNDS):
-            with factory.begin() as tx:
-                batch = _claim(tx, now=now, policy=policy)
-            if batch is None:
-                break
-            outcomes = [_post(client, send, now) for send in batch]
-            with factory.begin() as tx:
-                delivered += _record(tx, outcomes=outcomes, now=now, policy=policy)
+        for claim, record in ((_claim, _record), (_claim_alerts, _record_alerts)):
+            for _ in range(_MAX_ROUNDS):
+                with factory.begin() as tx:
+                    batch = claim(tx, now=now, policy=policy)
+                if batch is None:
+                    break
+                outcomes = [_post(client, send, now) for send in batch]
+                with factory.begin() as tx:
+                    delivered += record(tx, outcomes=outcomes, now=now, policy=policy)
     return delivered
 
 
@@ -214,9 +239,39 @@ def _enqueue(session: Session, *, now: datetime, policy: DeliverySettings) -> No
                 break
 
 
-def _item(receipt: Receipt, *, now: datetime, policy: DeliverySettings) -> Item:
+def _enqueue_copies(session: Session, *, now: datetime, policy: DeliverySettings) -> None:
+    locked = (
+        select(Copy)
+        .order_by(Copy.enterprise_code, Copy.subscriber_code)
+        .with_for_update(skip_locked=True)
+    )
+    for copy in session.scalars(locked):
+        # Like its own receipts, copies wait until the subscriber can receive them.
+        if session.get(Channel, copy.subscriber_code) is None:
+            continue
+        if _callback_url(session, copy.subscriber_code) is None:
+            continue
+        while True:
+            receipts, more = receipts_service.page(
+                session, recipient_code=copy.enterprise_code, after=copy.cursor, limit=500
+            )
+            session.add_all(
+                _item(receipt, now=now, policy=policy, copy_for=copy.subscriber_code)
+                for receipt in receipts
+                if copy.statuses is None or receipt.return_status in copy.statuses
+            )
+            if receipts:
+                copy.cursor = receipts[-1].id
+            if more is None:
+                break
+
+
+def _item(
+    receipt: Receipt, *, now: datetime, policy: DeliverySettings, copy_for: str | None = None
+) -> Item:
     return Item(
-        enterprise_code=receipt.recipient_code,
+        enterprise_code=copy_for or receipt.recipient_code,
+        copy_of=receipt.recipient_code if copy_for else None,
         receipt_id=receipt.id,
         doc_key=receipt.doc_key,
         message_type=receipt.message_type,
@@ -275,7 +330,10 @@ def _claim(session: Session, *, now: datetime, policy: DeliverySettings) -> list
             continue
         channel = channels[item.enterprise_code]
         body, content_type = _body(receipts[item.receipt_id], BodyFormat(channel.body_format))
-        batch.append(_Send(item.id, url, channel.secret, body, content_type, item.receipt_id))
+        headers = {RECEIPT_ID_HEADER: str(item.receipt_id)}
+        if item.copy_of is not None:
+            headers[COPY_OF_HEADER] = item.copy_of
+        batch.append(_Send(item.id, url, channel.secret, body, content_type, headers))
     return batch
 
 
@@ -295,7 +353,7 @@ def _post(client: httpx.Client, send: _Send, now: datetime) -> _Outcome:
         "Content-Type": send.content_type,
         TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: sign(send.secret, timestamp, send.body),
-        RECEIPT_ID_HEADER: str(send.receipt_id),
+        **send.headers,
     }
     try:
         response = client.post(send.url, content=send.body, headers=headers)
@@ -318,17 +376,11 @@ def _record(
     delivered = 0
     for outcome in outcomes:
         item = session.get(Item, outcome.item_id, with_for_update=True)
-        if item is None or item.status == ItemStatus.DELIVERED:
+        if item is None or item.status != ItemStatus.PENDING:
             continue
-        item.attempts += 1
-        item.last_attempt_at, item.claimed_until = now, None
-        item.last_status_code, item.last_error = outcome.status_code, outcome.error
-        if outcome.error is None:
-            item.status, item.delivered_at = ItemStatus.DELIVERED, now
+        if _attempted(item, outcome, now=now, policy=policy):
             delivered += 1
-            continue
-        item.next_attempt_at = now + backoff(item.attempts, policy)
-        if item.next_attempt_at > item.give_up_at:
+        elif item.next_attempt_at > item.give_up_at:
             session.execute(
                 update(Channel)
                 .where(
@@ -337,4 +389,297 @@ def _record(
                 )
                 .values(status=ChannelStatus.FAILED, failed_at=now)
             )
+    return delivered
+
+
+def _attempted(
+    item: Item | AlertItem, outcome: _Outcome, *, now: datetime, policy: DeliverySettings
+) -> bool:
+    """Record one attempt; true when it landed, else the next one is scheduled."""
+    item.attempts += 1
+    item.last_attempt_at, item.claimed_until = now, None
+    item.last_status_code, item.last_error = outcome.status_code, outcome.error
+    if outcome.error is None:
+        item.status, item.delivered_at = ItemStatus.DELIVERED, now
+        return True
+    item.next_attempt_at = now + backoff(item.attempts, policy)
+    return False
+
+
+# ---------------------------------------------------------------- receipt copies
+
+
+def register_copy(
+    session: Session,
+    *,
+    enterprise_code: str,
+    subscriber_code: str,
+    statuses: list[int] | None,
+    actor: str,
+    now: datetime,
+) -> Copy:
+    """Let a registered enterprise receive copies of this enterprise's receipts from now on.
+
+    Registering again changes the statuses copied; the earlier receipts stay where they were.
+    """
+    if subscriber_code == enterprise_code:
+        raise CopyToSelf("an enterprise receives its own receipts already")
+    registry_service.get_enterprise(session, code=subscriber_code)
+    copy = session.get(Copy, (enterprise_code, subscriber_code), with_for_update=True)
+    if copy is None:
+        # Only receipts issued after consent are copied, not the enterprise's history.
+        latest = session.scalar(select(func.max(Receipt.id))) or 0
+        copy = Copy(
+            enterprise_code=enterprise_code,
+            subscriber_code=subscriber_code,
+            cursor=latest,
+            created_at=now,
+        )
+        session.add(copy)
+    copy.statuses = sorted(set(statuses)) if statuses is not None else None
+    audit.record(
+        session,
+        actor=actor,
+        action="delivery.copy_registered",
+        subject_type="enterprise",
+        subject_id=enterprise_code,
+        detail={"subscriber": subscriber_code, "statuses": copy.statuses},
+        at=now,
+    )
+    session.flush()
+    return copy
+
+
+def copies(session: Session, *, enterprise_code: str) -> Sequence[Copy]:
+    """The subscribers receiving copies of the enterprise's receipts."""
+    query = select(Copy).where(Copy.enterprise_code == enterprise_code)
+    return session.scalars(query.order_by(Copy.subscriber_code)).all()
+
+
+def remove_copy(
+    session: Session, *, enterprise_code: str, subscriber_code: str, actor: str, now: datetime
+) -> None:
+    """Stop copying; copies already queued still go (they were consented to)."""
+    removed = session.execute(
+        delete(Copy).where(
+            Copy.enterprise_code == enterprise_code, Copy.subscriber_code == subscriber_code
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    if not removed:
+        raise NoCopy(f"{subscriber_code} receives no copies of {enterprise_code}'s receipts")
+    audit.record(
+        session,
+        actor=actor,
+        action="delivery.copy_removed",
+        subject_type="enterprise",
+        subject_id=enterprise_code,
+        detail={"subscriber": subscriber_code},
+        at=now,
+    )
+
+
+# ---------------------------------------------------------------- SLA alert subscriptions
+
+
+@dataclass(frozen=True)
+class SubscriptionView:
+    subscription: Subscription
+    customs_codes: list[str]
+
+
+def subscribe(
+    session: Session,
+    *,
+    name: str,
+    callback_url: str,
+    customs_codes: Sequence[str],
+    body_format: BodyFormat,
+    actor: str,
+    now: datetime,
+) -> SubscriptionView:
+    """Register a subscriber to the alerts of these customs codes raised from now on."""
+    subscription = Subscription(
+        name=name,
+        callback_url=callback_url,
+        secret=secrets.token_hex(32),
+        body_format=body_format,
+        active=True,
+        cursor=0,
+        created_at=now,
+    )
+    session.add(subscription)
+    session.flush()
+    codes = sorted(set(customs_codes))
+    session.add_all(
+        SubscriptionCode(subscription_id=subscription.id, customs_code=c) for c in codes
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="delivery.subscribed",
+        subject_type="delivery_subscription",
+        subject_id=str(subscription.id),
+        detail={"name": name, "customs_codes": codes},
+        at=now,
+    )
+    session.flush()
+    return SubscriptionView(subscription, codes)
+
+
+def subscriptions(session: Session) -> list[SubscriptionView]:
+    """Every subscription, the deactivated ones included, oldest first."""
+    codes: dict[int, list[str]] = {}
+    for row in session.execute(
+        select(SubscriptionCode.subscription_id, SubscriptionCode.customs_code).order_by(
+            SubscriptionCode.customs_code
+        )
+    ):
+        codes.setdefault(row[0], []).append(row[1])
+    return [
+        SubscriptionView(s, codes.get(s.id, []))
+        for s in session.scalars(select(Subscription).order_by(Subscription.id))
+    ]
+
+
+def unsubscribe(
+    session: Session, *, subscription_id: int, actor: str, now: datetime
+) -> SubscriptionView:
+    """Deactivate a subscription: nothing more is queued or sent to it."""
+    subscription = session.get(Subscription, subscription_id, with_for_update=True)
+    if subscription is None:
+        raise NoSubscription(f"no subscription {subscription_id}")
+    if subscription.active:
+        subscription.active, subscription.deactivated_at = False, now
+        audit.record(
+            session,
+            actor=actor,
+            action="delivery.unsubscribed",
+            subject_type="delivery_subscription",
+            subject_id=str(subscription_id),
+            detail={},
+            at=now,
+        )
+    codes = session.scalars(
+        select(SubscriptionCode.customs_code).where(
+            SubscriptionCode.subscription_id == subscription_id
+        )
+    ).all()
+    return SubscriptionView(subscription, sorted(codes))
+
+
+def _enqueue_alerts(session: Session, *, now: datetime, policy: DeliverySettings) -> None:
+    locked = (
+        select(Subscription)
+        .where(Subscription.active.is_(True))
+        .order_by(Subscription.id)
+        .with_for_update(skip_locked=True)
+    )
+    for subscription in session.scalars(locked):
+        codes = session.scalars(
+            select(SubscriptionCode.customs_code).where(
+                SubscriptionCode.subscription_id == subscription.id
+            )
+        ).all()
+        while True:
+            alerts = sla_service.alerts_after(
+                session, after_id=subscription.cursor, customs_codes=codes, limit=500
+            )
+            session.add_all(
+                _alert_item(subscription.id, alert, now=now, policy=policy)
+                for alert in alerts
+                # Alerts raised before the subscription are not news to it.
+                if alert.raised_at >= subscription.created_at
+            )
+            if alerts:
+                subscription.cursor = alerts[-1].id
+            if len(alerts) < 500:
+                break
+
+
+def _alert_item(
+    subscription_id: int, alert: AlertRead, *, now: datetime, policy: DeliverySettings
+) -> AlertItem:
+    body = {
+        "id": alert.id,
+        "inventory_id": alert.inventory_id,
+        "invt_no": alert.invt_no,
+        "customs_code": alert.customs_code,
+        "kind": alert.kind,
+        "deadline": alert.deadline.isoformat(),
+        "raised_at": alert.raised_at.isoformat(),
+    }
+    return AlertItem(
+        subscription_id=subscription_id,
+        alert_id=alert.id,
+        body=json.dumps(body, ensure_ascii=False),
+        status=ItemStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        give_up_at=now + timedelta(hours=policy.horizon_hours),
+        created_at=now,
+    )
+
+
+def _claim_alerts(
+    session: Session, *, now: datetime, policy: DeliverySettings
+) -> list[_Send] | None:
+    earlier = aliased(AlertItem)
+    blocked = exists().where(
+        earlier.subscription_id == AlertItem.subscription_id,
+        earlier.status == ItemStatus.PENDING,
+        earlier.alert_id < AlertItem.alert_id,
+    )
+    active = select(Subscription.id).where(Subscription.active.is_(True))
+    items = session.scalars(
+        select(AlertItem)
+        .where(
+            AlertItem.status == ItemStatus.PENDING,
+            AlertItem.next_attempt_at <= now,
+            AlertItem.claimed_until.is_(None) | (AlertItem.claimed_until < now),
+            AlertItem.subscription_id.in_(active),
+            ~blocked,
+        )
+        .order_by(AlertItem.id)
+        .limit(policy.batch_size)
+        .with_for_update(of=AlertItem, skip_locked=True)
+    ).all()
+    if not items:
+        return None
+    subscribers = {
+        s.id: s
+        for s in session.scalars(
+            select(Subscription).where(Subscription.id.in_({i.subscription_id for i in items}))
+        )
+    }
+    lease = now + timedelta(seconds=policy.timeout_s * len(items)) + _CLAIM_MARGIN
+    batch: list[_Send] = []
+    for item in items:
+        item.claimed_until = lease
+        subscriber = subscribers[item.subscription_id]
+        headers = {ALERT_ID_HEADER: str(item.alert_id)}
+        batch.append(
+            _Send(
+                item.id,
+                subscriber.callback_url,
+                subscriber.secret,
+                item.body.encode(),
+                "application/json",
+                headers,
+            )
+        )
+    return batch
+
+
+def _record_alerts(
+    session: Session, *, outcomes: list[_Outcome], now: datetime, policy: DeliverySettings
+) -> int:
+    delivered = 0
+    for outcome in outcomes:
+        item = session.get(AlertItem, outcome.item_id, with_for_update=True)
+        if item is None or item.status != ItemStatus.PENDING:
+            continue
+        if _attempted(item, outcome, now=now, policy=policy):
+            delivered += 1
+        elif item.next_attempt_at > item.give_up_at:
+            item.status = ItemStatus.EXPIRED
     return delivered

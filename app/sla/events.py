@@ -19,8 +19,8 @@ class SlaClockStarted(Event):
 class SlaAtRisk(Event):
     """A running list has less than the at-risk margin left; raised once per list.
 
-    For the customs code's subscribers: delivered by the receipt push once it exists, and
-    kept meanwhile in the alerts readable at GET /sla/alerts.
+    Kept in the alerts readable at GET /sla/alerts and pushed to the customs code's
+    subscribers by app.delivery (the receipt push).
     """
 
     inventory_id: int

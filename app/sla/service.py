@@ -27,7 +27,15 @@ from app.config import SlaSettings
 from app.metrics import SLA_CLEARANCE, SLA_LISTS
 from app.sla.events import SlaAtRisk, SlaBreached, SlaClockStarted
 from app.sla.models import Alert, Arrival, Clock, ClockState
-from app.sla.schemas import ClockRead, Durations, ListState, Overview, ScanCounts, WindowStats
+from app.sla.schemas import (
+    AlertRead,
+    ClockRead,
+    Durations,
+    ListState,
+    Overview,
+    ScanCounts,
+    WindowStats,
+)
 
 # Bonded goods (网购保税进口) are in the zone before they are sold: acceptance starts the clock.
 BONDED = "1210"
@@ -539,3 +547,16 @@ def _jurisdiction(caller: Caller, customs_code: str | None) -> list[str] | None:
         return None if customs_code is None else [customs_code]
     caller.require_officer(Agency.CUSTOMS, customs_code)
     return [customs_code] if customs_code else sorted(caller.customs_codes)
+
+
+def alerts_after(
+    session: Session, *, after_id: int, customs_codes: Sequence[str], limit: int
+) -> list[AlertRead]:
+    """The alerts of these customs codes after a cursor, oldest first (for their subscribers)."""
+    rows = session.scalars(
+        select(Alert)
+        .where(Alert.id > after_id, Alert.customs_code.in_(customs_codes))
+        .order_by(Alert.id)
+        .limit(limit)
+    )
+    return [AlertRead.model_validate(row) for row in rows]

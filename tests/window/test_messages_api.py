@@ -823,3 +823,22 @@ class TestAccess:
         assert [etree.QName(m).localname for m in whole_root] == ["CEB304Message", "CEB900Message"]
         for message in whole_root:
             assert_standard(copy.deepcopy(message))
+
+
+def test_an_app_status_other_than_stage_or_declare_is_refused(
+    client: TestClient, register: Callable[..., Headers]
+) -> None:
+    """The import schema lets appStatus run to three characters; only 1 and 2 mean anything."""
+    headers = register("4301990011", "ebp")
+    register("4301990012", "ebc")
+    register("4301990015", "payment")
+    body = (
+        (SAMPLES / "import" / "CEB311Message.xml")
+        .read_bytes()
+        .replace(b"<ceb:appStatus>2</ceb:appStatus>", b"<ceb:appStatus>00</ceb:appStatus>")
+    )
+    response = client.post(
+        "/api/v1/messages", content=body, headers={**headers, "Content-Type": "application/xml"}
+    )
+    assert response.status_code == 200, response.text
+    assert receipt_statuses(response.content) == ["-301008"]

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from app.admin_router import router as admin_router
 from app.config import Settings, get_settings
 from app.customs import handlers as customs_handlers
 from app.customs.router import router as customs_router
@@ -27,8 +28,8 @@ from app.forex.router import router as forex_router
 from app.inspection import handlers as inspection_handlers
 from app.inspection.router import router as inspection_router
 from app.jobs import DEFAULT_JOBS, JobRunner
-from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from app.outbox import Dispatcher, Relay
+from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, OUTBOX_PARKED, OUTBOX_PENDING
+from app.outbox import Dispatcher, Relay, parked_count, pending_count
 from app.registry import handlers as registry_handlers
 from app.registry.router import router as registry_router
 from app.sla import handlers as sla_handlers
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     _install_metrics(app)
     app.include_router(registry_router, prefix=API_PREFIX)
+    app.include_router(admin_router, prefix=API_PREFIX)
     app.include_router(window_router, prefix=API_PREFIX)
     app.include_router(customs_router, prefix=API_PREFIX)
     app.include_router(summary_router, prefix=API_PREFIX)
@@ -174,8 +176,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "ok"})
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
-    def metrics() -> Response:
-        """Prometheus metrics of this process."""
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics of this process, and the outbox backlog of the database."""
+        try:
+            with request.app.state.sessionmaker() as session:
+                OUTBOX_PENDING.set(pending_count(session))
+                OUTBOX_PARKED.set(parked_count(session))
+        except DBAPIError:
+            log.warning("metrics: database unreachable, outbox gauges not refreshed")
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -7,6 +7,8 @@ HTTP_REQUESTS = Counter(
 )
 HTTP_LATENCY = Histogram("sw_http_request_seconds", "HTTP request latency", ["method", "route"])
 OUTBOX_EVENTS = Counter("sw_outbox_events_total", "Outbox events run by relays", ["outcome"])
+OUTBOX_PENDING = Gauge("sw_outbox_pending", "Outbox events waiting to run (whole database)")
+OUTBOX_PARKED = Gauge("sw_outbox_parked", "Outbox events that failed for good (whole database)")
 SLA_LISTS = Gauge(
     "sw_sla_lists",
     "Lists whose 24 h clock runs (running); of them at risk and breached, per customs code",

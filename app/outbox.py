@@ -201,6 +201,17 @@ def pending_count(session: Session) -> int:
     )
 
 
+def parked_count(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.failed_at.is_not(None))
+        )
+        or 0
+    )
+
+
 def failed_messages(session: Session, *, limit: int = 100) -> Sequence[OutboxMessage]:
     return session.scalars(
         select(OutboxMessage)

@@ -2,8 +2,10 @@
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -168,3 +170,29 @@ def test_two_relays_run_a_thousand_events_exactly_once(db_url: str, engine: Engi
         assert audit.seal(session) == 1000
     with make_sessionmaker(engine)() as session:
         assert audit.verify(session) == audit.ChainReport(1000, 0, None)
+
+
+def test_operators_see_parked_events_and_put_them_back_in_line(
+    client: TestClient,
+    admin: dict[str, str],
+    register: Callable[..., dict[str, str]],
+    session_factory: sessionmaker[Session],
+) -> None:
+    _publish(session_factory, 1)
+    with session_factory.begin() as session:
+        row = session.scalars(select(OutboxMessage)).one()
+        row.attempts, row.failed_at, row.last_error = 12, utcnow(), "ValueError: bad payload"
+    parked = client.get("/api/v1/admin/outbox/failed", headers=admin).json()
+    assert [(p["event_type"], p["last_error"]) for p in parked] == [
+        ("ProbeHappened", "ValueError: bad payload")
+    ]
+    assert "sw_outbox_parked 1.0" in client.get("/metrics").text
+    enterprise = register("4301990002", "ebc")
+    assert client.get("/api/v1/admin/outbox/failed", headers=enterprise).status_code == 403
+    retried = client.post(f"/api/v1/admin/outbox/{parked[0]['id']}/retry", headers=admin)
+    assert retried.status_code == 204
+    assert client.get("/api/v1/admin/outbox/failed", headers=admin).json() == []
+    assert (
+        client.post(f"/api/v1/admin/outbox/{parked[0]['id']}/retry", headers=admin).status_code
+        == 404
+    )

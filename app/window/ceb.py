@@ -16,10 +16,6 @@ def local(tag: object) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
-def namespace(element: etree._Element) -> str | None:
-    return etree.QName(element).namespace
-
-
 @dataclass(frozen=True)
 class Envelope:
     """What a DxpMsg says about its payload (the standard's transport envelope)."""

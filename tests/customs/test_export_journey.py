@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import outbox
 from app.customs.models import Inventory
 from app.inspection.events import InspectionCleared
+from tests.support.filings import file_golden_export_goods
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 NS = {"ceb": "http://www.chinaport.gov.cn/ceb"}
@@ -40,54 +41,8 @@ def filed_goods(
     The goods are filed as needing quarantine, so inspection holds the list until the test
     clears it below.
     """
-    ebc = parties["4301990002"]
     inspector = principal("officer", agency="inspection", customs_codes=["4900"])
-    approve = {"decision": "approve", "reason": "资料齐全", "quarantine": True}
-    filing = client.post(
-        "/api/v1/inspection/enterprise-filings",
-        headers=ebc,
-        json={
-            "customs_code": "4900",
-            "name": "长沙星沙贸易有限公司",
-            "address": "长沙",
-            "contact": "王五",
-            "phone": "0731-80000000",
-        },
-    )
-    assert filing.status_code == 201, filing.text
-    client.post(
-        f"/api/v1/inspection/enterprise-filings/{filing.json()['id']}/review",
-        headers=inspector,
-        json={"decision": "approve", "reason": "资料齐全"},
-    )
-    for item_no, gcode, name in (
-        ("XS-CJ-001", "6911101900", "醴陵釉下五彩瓷茶具"),
-        ("XS-XX-002", "6214100000", "湘绣真丝围巾"),
-    ):
-        goods = client.post(
-            "/api/v1/inspection/goods-filings",
-            headers=ebc,
-            json={
-                "item_no": item_no,
-                "hs_code": gcode,
-                "name": name,
-                "brand": "湘品",
-                "model": "标准款",
-                "origin_country": "142",
-                "manufacturer": "醴陵瓷厂",
-                "supplier": "长沙星沙贸易有限公司",
-                "ingredients": "瓷/桑蚕丝",
-                "conformity_statement": "符合GB标准",
-                "customs_code": "4900",
-            },
-        )
-        assert goods.status_code == 201, goods.text
-        reviewed = client.post(
-            f"/api/v1/inspection/goods-filings/{goods.json()['id']}/review",
-            headers=inspector,
-            json=approve,
-        )
-        assert reviewed.status_code == 200, reviewed.text
+    file_golden_export_goods(client, parties["4301990002"], inspector, quarantine=True)
 
 
 def post(client: TestClient, n: int, headers: Headers) -> etree._Element:

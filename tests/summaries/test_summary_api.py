@@ -32,6 +32,7 @@ from tests.summaries.messages import (
     send,
     summary_apply,
 )
+from tests.support.filings import file_golden_export_goods
 
 Headers = dict[str, str]
 
@@ -66,54 +67,6 @@ EXPORT_PARTIES = {
 }
 
 
-def _file_goods(client: TestClient, ebc: Headers, inspector: Headers) -> None:
-    filing = client.post(
-        "/api/v1/inspection/enterprise-filings",
-        headers=ebc,
-        json={
-            "customs_code": "4900",
-            "name": "长沙星沙贸易有限公司",
-            "address": "长沙",
-            "contact": "王五",
-            "phone": "0731-80000000",
-        },
-    )
-    assert filing.status_code == 201, filing.text
-    client.post(
-        f"/api/v1/inspection/enterprise-filings/{filing.json()['id']}/review",
-        headers=inspector,
-        json={"decision": "approve", "reason": "资料齐全"},
-    )
-    for item_no, gcode, name in (
-        ("XS-CJ-001", "6911101900", "醴陵釉下五彩瓷茶具"),
-        ("XS-XX-002", "6214100000", "湘绣真丝围巾"),
-    ):
-        goods = client.post(
-            "/api/v1/inspection/goods-filings",
-            headers=ebc,
-            json={
-                "item_no": item_no,
-                "hs_code": gcode,
-                "name": name,
-                "brand": "湘品",
-                "model": "标准款",
-                "origin_country": "142",
-                "manufacturer": "醴陵瓷厂",
-                "supplier": "长沙星沙贸易有限公司",
-                "ingredients": "瓷/桑蚕丝",
-                "conformity_statement": "符合GB标准",
-                "customs_code": "4900",
-            },
-        )
-        assert goods.status_code == 201, goods.text
-        reviewed = client.post(
-            f"/api/v1/inspection/goods-filings/{goods.json()['id']}/review",
-            headers=inspector,
-            json={"decision": "approve", "reason": "资料齐全"},
-        )
-        assert reviewed.status_code == 200, reviewed.text
-
-
 def test_the_golden_export_list_is_summarised_into_one_declaration(
     client: TestClient,
     admin: Headers,
@@ -125,7 +78,7 @@ def test_the_golden_export_list_is_summarised_into_one_declaration(
     parties = {code: register(code, *roles) for code, roles in EXPORT_PARTIES.items()}
     agent = parties[AGENT]
     inspector = principal("officer", agency="inspection", customs_codes=["4900"])
-    _file_goods(client, parties[EBC], inspector)
+    file_golden_export_goods(client, parties[EBC], inspector)
     assert client.put("/api/v1/customs/rules", json={}, headers=admin).status_code == 200
     for n, sender in ((303, "4301990001"), (403, "4301990005"), (505, "4301990004"), (603, AGENT)):
         response = client.post(

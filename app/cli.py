@@ -40,7 +40,9 @@ CLI_ACTOR = "admin:cli"
 
 def _sessionmaker() -> sessionmaker[Session]:
     settings = get_settings()
-    return make_sessionmaker(make_engine(settings.database_url))
+    return make_sessionmaker(
+        make_engine(settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
+    )
 
 
 @cli.command("migrate")

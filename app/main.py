@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.admin_router import router as admin_router
 from app.config import Settings, get_settings
@@ -93,6 +94,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(OperationalError, database_unavailable)
+    # Every pooled connection busy past the pool timeout: overloaded, not broken.
+    app.add_exception_handler(PoolTimeout, database_unavailable)
 
 
 def _install_metrics(app: FastAPI) -> None:

@@ -4,13 +4,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.resilience.processes import Spawn
+
 ROOT = Path(__file__).resolve().parents[2]
-Spawn = Callable[..., subprocess.Popen[bytes]]
 
 
 @pytest.fixture
@@ -18,7 +19,9 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
     """Start ``python -m <module> args…`` from the repository root; all are killed at teardown."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def _spawn(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def _spawn(
+        module: str, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = (tmp_path / f"{module}-{len(started)}.log").open("wb")
         process = subprocess.Popen(
             [sys.executable, "-m", module, *args],

@@ -1,8 +1,11 @@
 """Helpers of the crash tests: ports, polling."""
 
 import socket
+import subprocess
 import time
 from collections.abc import Callable
+
+Spawn = Callable[..., subprocess.Popen[bytes]]
 
 
 def free_port() -> int:

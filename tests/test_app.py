@@ -61,3 +61,20 @@ def test_racing_registrations_give_one_201_and_one_409(settings: Settings) -> No
         for t in threads:
             t.join()
     assert sorted(statuses) == [201] + [409] * 7
+
+
+def test_an_exhausted_connection_pool_is_503_not_500(client: TestClient) -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    class Exhausted:
+        def begin(self) -> None:
+            raise PoolTimeout("QueuePool limit of size 10 overflow 10 reached")
+
+    working = client.app.state.sessionmaker
+    client.app.state.sessionmaker = Exhausted()
+    try:
+        response = client.get("/api/v1/enterprises", headers={"Authorization": "Bearer x"})
+    finally:
+        client.app.state.sessionmaker = working
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -141,6 +142,17 @@ def test_the_golden_export_list_is_summarised_into_one_declaration(
         ("6911101900", "2.00000"),
         ("6214100000", "3.00000"),
     ]
+    # A consolidated list cannot be cancelled behind the declaration's back.
+    cancel = (SAMPLES / "CEB605Message.xml").read_bytes()
+    answer = client.post(
+        "/api/v1/messages",
+        content=cancel.replace(b"49002026E000000001", invt_no.encode()),
+        headers={**agent, "Content-Type": "application/xml"},
+    )
+    assert answer.status_code == 200, answer.text
+    refused = etree.fromstring(answer.content)
+    assert refused.findtext("ceb:InvtCancelReturn/ceb:returnStatus", namespaces=NS) == "-623005"
+    assert sum_no in (refused.findtext("ceb:InvtCancelReturn/ceb:returnInfo", namespaces=NS) or "")
 
 
 # ---------------------------------------------------------------- 701 → 702 over HTTP

@@ -1,7 +1,6 @@
 """Inspection's parties, filings through the API, and accepted lists as customs announces them."""
 
 import itertools
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,13 +10,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import outbox
 from app.customs.events import InventoryAccepted, InventoryLineFacts
 from app.outbox import OutboxMessage
+from tests.customs.conftest import ExportStory as CustomsExportStory
 
 Headers = dict[str, str]
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -36,7 +35,6 @@ EXPORT_PARTIES = {
 }
 EXPORT_EBC = "4301990002"
 EXPORT_AGENT = "4301990003"
-SENDERS = {303: "4301990001", 403: "4301990005", 505: "4301990004", 603: EXPORT_AGENT}
 # The golden export list's goods (tests/samples/README.md).
 EXPORT_GOODS = [
     {"item_no": "XS-CJ-001", "hs_code": "6911101900", "name": "醴陵釉下五彩瓷茶具"},
@@ -240,43 +238,12 @@ def customs(session_factory: sessionmaker[Session], run_outbox: Callable[[], int
 # ---------------------------------------------------------------- the export story over HTTP
 
 
-class ExportStory:
+class ExportStory(CustomsExportStory):
     """The golden export documents, re-keyed by a suffix so one test can declare several."""
-
-    def __init__(self, client: TestClient, parties: dict[str, Headers]) -> None:
-        self.client = client
-        self.parties = parties
-
-    def message(self, n: int, suffix: str, **fields: str) -> bytes:
-        root = etree.parse(str(SAMPLES / "export" / f"CEB{n}Message.xml")).getroot()
-        root.set("guid", str(uuid.uuid4()).upper())
-        for element in root.iter(f"{{{CEB}}}guid"):
-            element.text = str(uuid.uuid4()).upper()
-        renames = {
-            "EXP-ORDER-0001": f"EXP-ORDER-{suffix}",
-            "EXPWB0000000001": f"EXPWB{suffix}",
-            "EXP-COP-0001": f"EXP-COP-{suffix}",
-        }
-        for element in root.iter():
-            if element.text in renames:
-                element.text = renames[element.text]
-        for name, value in fields.items():
-            for element in root.iter(f"{{{CEB}}}{name}"):
-                element.text = value
-        return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-
-    def post(self, n: int, suffix: str, **fields: str) -> None:
-        response = self.client.post(
-            "/api/v1/messages",
-            content=self.message(n, suffix, **fields),
-            headers={**self.parties[SENDERS[n]], "Content-Type": "application/xml"},
-        )
-        assert response.status_code == 200, response.text
 
     def declare(self, suffix: str) -> str:
         """Order, 收款单, waybill and list: the list is accepted (120); returns its invtNo."""
-        for n in (303, 403, 505, 603):
-            self.post(n, suffix)
+        super().declare(suffix)
         return self.accepted(suffix)
 
     def accepted(self, suffix: str) -> str:
@@ -284,14 +251,6 @@ class ExportStory:
         assert listed["status"] == 120, listed
         invt_no: str = listed["invt_no"]
         return invt_no
-
-    def get(self, key: str, headers: Headers | None = None) -> dict[str, Any]:
-        response = self.client.get(
-            f"/api/v1/inventories/{key}", headers=headers or self.parties[EXPORT_AGENT]
-        )
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
 
     def list_receipts(self) -> list[str]:
         receipts = self.client.get("/api/v1/receipts", headers=self.parties[EXPORT_AGENT]).json()[

@@ -238,9 +238,11 @@ def accept(
     lines: Sequence[InventoryLine],
     *,
     at: datetime,
-    serial: int | None = None,
+    serial: int,
 ) -> int | None:
     """Customs accepts a matched list (2 → 120): invtNo, import quota and tax, an event.
+
+    ``serial`` is the list's invtNo serial, allocated by the caller for a whole batch.
 
     Returns a negative receipt code when an import limit refuses the list (it is then
     rejected and can be corrected and declared again), None when accepted.
@@ -254,7 +256,7 @@ def accept(
             issue_list_receipt(session, inventory, code, info, at)
             return code
     inventory.invt_no = numbers.invt_no(
-        serial if serial is not None else numbers.allocate(session, 1)[0],
+        serial,
         customs_code=inventory.customs_code,
         direction=inventory.direction,
         at=at,

@@ -74,6 +74,7 @@ class _Submission:
     guid: str | None = None
     message_type: str | None = None
     cop_msg_id: str = ""
+    entity_count: int = 0
 
 
 def submit(
@@ -124,6 +125,8 @@ def submit(
             f"sending {spec.type} needs the role {' or '.join(sorted(spec.sender_roles))}; "
             f"{caller_code} is filed as {', '.join(sorted(caller.roles))}",
         )
+    entities = ceb.entities(root, spec)
+    submission.entity_count = len(entities)
     stored = _store_accepted(session, submission)
     if not isinstance(stored, RawMessage):
         return stored
@@ -132,8 +135,6 @@ def submit(
         if settings.require_signatures and spec.signing is not Signing.NEVER
         else None
     )
-    entities = ceb.entities(root, spec)
-    stored.entity_count = len(entities)
     session.info[receipts_service.SOURCE_MESSAGE] = stored.id
     try:
         customs_intake.receive(
@@ -275,7 +276,7 @@ def _raw(submission: _Submission, outcome: str, status: int, detail: str | None)
         body=submission.body,
         outcome=outcome,
         http_status=status,
-        entity_count=0,
+        entity_count=submission.entity_count,
         detail=detail,
     )
 
@@ -322,20 +323,18 @@ def _refuse_format(session: Session, submission: _Submission, exc: _FormatError)
 
 def _store_accepted(session: Session, submission: _Submission) -> RawMessage | Reply:
     """Store the message, or replay the receipts of the accepted copy with the same guid."""
-    earlier = _accepted(session, submission)
-    if earlier is None:
-        raw = _raw(submission, "accepted", 200, None)
-        try:
-            # Two copies racing: the unique index makes the later one wait for the earlier
-            # transaction and then fail here, after which the earlier copy is visible.
-            with session.begin_nested():
-                session.add(raw)
-                session.flush()
-            return raw
-        except IntegrityError:
-            earlier = _accepted(session, submission)
-            if earlier is None:  # pragma: no cover - the winner rolled back; let the client retry
-                raise
+    raw = _raw(submission, "accepted", 200, None)
+    try:
+        # The unique index decides, also for two copies racing: the later one waits for the
+        # earlier transaction and then fails here, after which the earlier copy is visible.
+        with session.begin_nested():
+            session.add(raw)
+            session.flush()
+        return raw
+    except IntegrityError:
+        earlier = _accepted(session, submission)
+        if earlier is None:  # pragma: no cover - the winner rolled back; let the client retry
+            raise
     if earlier.sha256 != submission.sha256:
         return _refuse(
             session,

@@ -38,270 +38,49 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import copy
 import json
 import os
-import platform
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
-from lxml import etree
-from pydantic import SecretStr
-from sqlalchemy import Engine, create_engine, event, make_url, text
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from app import migrate  # noqa: E402
-from app.ceb.catalogue import INBOUND  # noqa: E402
-from app.config import OutboxSettings, Settings  # noqa: E402
-from app.window import ceb  # noqa: E402
-from app.window.xmlsafe import parse_xml  # noqa: E402
-from app.window.xsd import SchemaSet, load_schemas  # noqa: E402
-
-SAMPLES = ROOT / "tests" / "samples" / "export"
-NS = "http://www.chinaport.gov.cn/ceb"
-C = f"{{{NS}}}"
-API = "/api/v1"
-
-# The export story's parties (tests/samples/README.md).
-EBP, EBC, AGENT, LOGISTICS, PAYMENT = (
-    "4301990001",
-    "4301990002",
-    "4301990003",
-    "4301990004",
-    "4301990005",
+from harness import (
+    AGENT,
+    API,
+    EBP,
+    LOGISTICS,
+    PAYMENT,
+    ROOT,
+    CpuMeter,
+    Database,
+    ListFacts,
+    Server,
+    Templates,
+    chunks,
+    list_facts,
+    machine,
+    register,
+    revision,
 )
-PARTIES = {EBP: "ebp", EBC: "ebc", AGENT: "agent", LOGISTICS: "logistics", PAYMENT: "payment"}
+from sqlalchemy import Engine, event
+
+from app import migrate
+from app.ceb.catalogue import INBOUND
+from app.config import Settings
+from app.window import ceb
+from app.window.xmlsafe import parse_xml
+from app.window.xsd import SchemaSet, load_schemas
 
 PER_MESSAGE = 100  # the standard's maxOccurs for entities in one message
-FREIGHT = Decimal("35.00")
-
-
-@dataclass(frozen=True)
-class Product:
-    template: int  # which golden line (0 or 1) carries this product's element layout
-    item_no: str
-    name: str
-    gcode: str
-    gmodel: str
-    bar_code: str
-    unit: str
-    price: Decimal
-    kg_each: Decimal  # net weight per unit (qty1 in kg for unit1 035; qty2 for line 2)
-
-
-PRODUCTS = (
-    Product(0, "XS-CJ-001", "醴陵釉下五彩瓷茶具", "6911101900", "醴陵釉下五彩|一壶四杯|日用瓷",
-            "6921234500017", "006", Decimal("268.00"), Decimal("1.2")),
-    Product(1, "XS-XX-002", "湘绣真丝围巾", "6214100000", "湘绣|100%桑蚕丝|180x55cm",
-            "6921234500024", "015", Decimal("158.00"), Decimal("0.1")),
-    Product(0, "XS-HC-003", "安化黑茶千两茶", "0902301000", "安化黑茶|花卷|1kg",
-            "6921234500031", "035", Decimal("120.00"), Decimal("1.0")),
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ListFacts:
-    """One list and the keys and values its order, 收款单 and waybill must agree on."""
-
-    order_no: str
-    cop_no: str
-    logistics_no: str
-    pay_no: str
-    qtys: tuple[int, int, int]
-
-    @property
-    def totals(self) -> list[Decimal]:
-        return [q * p.price for q, p in zip(self.qtys, PRODUCTS, strict=True)]
-
-    @property
-    def goods_value(self) -> Decimal:
-        return sum(self.totals, Decimal(0))
-
-    @property
-    def net_weight(self) -> Decimal:
-        return sum((q * p.kg_each for q, p in zip(self.qtys, PRODUCTS, strict=True)), Decimal(0))
-
-    @property
-    def gross_weight(self) -> Decimal:
-        return self.net_weight + Decimal("0.50")  # packaging
-
-
-def list_facts(tag: str, index: int) -> ListFacts:
-    return ListFacts(
-        order_no=f"BO-{tag}-{index:07d}",
-        cop_no=f"BC-{tag}-{index:07d}",
-        logistics_no=f"BW{tag}{index:09d}",
-        pay_no=f"BP-{tag}-{index:07d}",
-        qtys=(1 + index % 3, 1 + (index + 1) % 3, 1 + (index + 2) % 2),
-    )
-
-
-def _guid() -> str:
-    return str(uuid.uuid4()).upper()
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
-
-
-def _set(parent: etree._Element, name: str, value: str) -> None:
-    element = parent.find(C + name)
-    assert element is not None, name
-    element.text = value
-
-
-class Templates:
-    """The golden export messages, re-keyed and filled per document."""
-
-    def __init__(self) -> None:
-        self.docs = {
-            n: etree.parse(str(SAMPLES / f"CEB{n}Message.xml")).getroot()
-            for n in ("303", "403", "505", "603")
-        }
-
-    def _message(self, n: str, entity: str, entities: list[etree._Element]) -> bytes:
-        root = copy.deepcopy(self.docs[n])
-        root.set("guid", _guid())
-        first = root.find(C + entity)
-        assert first is not None
-        at = root.index(first)
-        root.remove(first)
-        for offset, element in enumerate(entities):
-            root.insert(at + offset, element)
-        return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-
-    def inventories(self, facts: list[ListFacts]) -> bytes:
-        golden = self.docs["603"].find(C + "Inventory")
-        assert golden is not None
-        line_templates = golden.findall(C + "InventoryList")
-        entities = []
-        for f in facts:
-            inventory = copy.deepcopy(golden)
-            head = inventory.find(C + "InventoryHead")
-            assert head is not None
-            for old in inventory.findall(C + "InventoryList"):
-                inventory.remove(old)
-            for name, value in (
-                ("guid", _guid()),
-                ("orderNo", f.order_no),
-                ("logisticsNo", f.logistics_no),
-                ("copNo", f.cop_no),
-                ("freight", _money(FREIGHT)),
-                ("grossWeight", _money(f.gross_weight)),
-                ("netWeight", _money(f.net_weight)),
-            ):
-                _set(head, name, value)
-            for gnum, (product, qty, total) in enumerate(
-                zip(PRODUCTS, f.qtys, f.totals, strict=True), start=1
-            ):
-                line = copy.deepcopy(line_templates[product.template])
-                kg = qty * product.kg_each
-                for name, value in (
-                    ("gnum", str(gnum)),
-                    ("itemNo", product.item_no),
-                    ("itemName", product.name),
-                    ("gcode", product.gcode),
-                    ("gname", product.name),
-                    ("gmodel", product.gmodel),
-                    ("barCode", product.bar_code),
-                    ("qty", str(qty)),
-                    ("unit", product.unit),
-                    ("price", _money(product.price)),
-                    ("totalPrice", _money(total)),
-                ):
-                    _set(line, name, value)
-                if product.template == 0:
-                    _set(line, "qty1", str(kg))
-                else:
-                    _set(line, "qty1", str(qty))
-                    _set(line, "qty2", str(kg))
-                inventory.append(line)
-            entities.append(inventory)
-        return self._message("603", "Inventory", entities)
-
-    def orders(self, facts: list[ListFacts]) -> bytes:
-        golden = self.docs["303"].find(C + "Order")
-        assert golden is not None
-        line_templates = golden.findall(C + "OrderList")
-        entities = []
-        for f in facts:
-            order = copy.deepcopy(golden)
-            head = order.find(C + "OrderHead")
-            assert head is not None
-            for old in order.findall(C + "OrderList"):
-                order.remove(old)
-            _set(head, "guid", _guid())
-            _set(head, "orderNo", f.order_no)
-            _set(head, "goodsValue", _money(f.goods_value))
-            _set(head, "freight", _money(FREIGHT))
-            for gnum, (product, qty, total) in enumerate(
-                zip(PRODUCTS, f.qtys, f.totals, strict=True), start=1
-            ):
-                line = copy.deepcopy(line_templates[product.template])
-                for name, value in (
-                    ("gnum", str(gnum)),
-                    ("itemNo", product.item_no),
-                    ("itemName", product.name),
-                    ("itemDescribe", product.gmodel),
-                    ("barCode", product.bar_code),
-                    ("unit", product.unit),
-                    ("qty", str(qty)),
-                    ("price", _money(product.price)),
-                    ("totalPrice", _money(total)),
-                ):
-                    _set(line, name, value)
-                order.append(line)
-            entities.append(order)
-        return self._message("303", "Order", entities)
-
-    def collections(self, facts: list[ListFacts]) -> bytes:
-        golden = self.docs["403"].find(C + "Receipts")
-        assert golden is not None
-        entities = []
-        for f in facts:
-            receipt = copy.deepcopy(golden)
-            _set(receipt, "guid", _guid())
-            _set(receipt, "orderNo", f.order_no)
-            _set(receipt, "payNo", f.pay_no)
-            _set(receipt, "charge", _money(f.goods_value + FREIGHT))
-            entities.append(receipt)
-        return self._message("403", "Receipts", entities)
-
-    def waybills(self, facts: list[ListFacts]) -> bytes:
-        golden = self.docs["505"].find(C + "Logistics")
-        assert golden is not None
-        entities = []
-        for f in facts:
-            waybill = copy.deepcopy(golden)
-            _set(waybill, "guid", _guid())
-            _set(waybill, "logisticsNo", f.logistics_no)
-            _set(waybill, "freight", _money(FREIGHT))
-            _set(waybill, "grossWeight", _money(f.gross_weight))
-            entities.append(waybill)
-        return self._message("505", "Logistics", entities)
-
-
-def chunks(items: list[ListFacts], size: int) -> Iterator[list[ListFacts]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 @dataclass
@@ -334,68 +113,6 @@ class Progress:
                 file=sys.stderr,
                 flush=True,
             )
-
-
-# ---------------------------------------------------------------- CPU accounting from /proc
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
-def _tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its live descendants (uvicorn's worker processes)."""
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            children += [int(child) for child in task.read_text().split()]
-    return _proc_cpu(pid) + sum(_tree_cpu(child) for child in children)
-
-
-def _machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
-
-
-class CpuMeter:
-    """CPU seconds of this process, a server subprocess and the benchmark DB's backends."""
-
-    def __init__(self, monitor: psycopg.Connection[Any], dbname: str, server_pid: int | None):
-        self.monitor, self.dbname, self.server_pid = monitor, dbname, server_pid
-
-    def _backends(self) -> dict[int, float]:
-        pids = self.monitor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.dbname,)
-        ).fetchall()
-        return {pid: _proc_cpu(pid) for (pid,) in pids}
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "self": time.process_time(),
-            "server": _tree_cpu(self.server_pid) if self.server_pid else 0.0,
-            "pg": self._backends(),
-            "machine": _machine_ticks(),
-        }
-
-    def since(self, start: dict[str, Any]) -> dict[str, float]:
-        end = self.snapshot()
-        pg = sum(cpu - start["pg"].get(pid, 0.0) for pid, cpu in end["pg"].items())
-        busy = end["machine"][0] - start["machine"][0]
-        total = end["machine"][1] - start["machine"][1]
-        return {
-            "self": end["self"] - start["self"],
-            "server": end["server"] - start["server"],
-            "pg": pg,
-            "machine_busy": busy / total if total else 0.0,
-        }
 
 
 @dataclass
@@ -528,22 +245,6 @@ async def drive(
     return latencies
 
 
-async def register(client: httpx.AsyncClient, admin_key: str) -> dict[str, str]:
-    admin = {"Authorization": f"Bearer {admin_key}"}
-    keys = {}
-    for code, role in PARTIES.items():
-        created = await client.post(
-            f"{API}/enterprises",
-            json={"code": code, "name": f"bench {role} {code}", "roles": [role]},
-            headers=admin,
-        )
-        assert created.status_code == 201, created.text
-        issued = await client.post(f"{API}/enterprises/{code}/keys", headers=admin)
-        assert issued.status_code == 201, issued.text
-        keys[code] = issued.json()["key"]
-    return keys
-
-
 def partner_jobs(templates: Templates, facts: list[ListFacts]) -> list[Job]:
     jobs = []
     for group in chunks(facts, PER_MESSAGE):
@@ -597,15 +298,6 @@ def statuses(pg_url: str, cop_prefix: str) -> dict[int, int]:
     return dict(rows)
 
 
-def app_settings(db_url: str, admin_key: str) -> Settings:
-    return Settings(
-        database_url=db_url,
-        admin_key=SecretStr(admin_key),
-        outbox=OutboxSettings(in_process=False),
-        require_signatures=False,
-    )
-
-
 class StatementCensus:
     """Counts the SQL statements every SQLAlchemy engine of this process sends, by kind."""
 
@@ -644,73 +336,6 @@ class StatementCensus:
             f"{total / lists:.2f} statements per list ({total / messages:.1f} per message, "
             f"{self.commits / messages:.1f} commits per message): {kinds}"
         )
-
-
-class Server:
-    """The app to talk to: in this process through ASGITransport, or a uvicorn subprocess."""
-
-    def __init__(self, kind: str, db_url: str, admin_key: str, workers: int = 1) -> None:
-        self.kind, self.db_url, self.admin_key, self.workers = kind, db_url, admin_key, workers
-        self.process: asyncio.subprocess.Process | None = None
-        self._lifespan: Any = None
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
-    async def __aenter__(self) -> httpx.AsyncClient:
-        timeout = httpx.Timeout(300.0)
-        if self.kind == "inprocess":
-            from app.main import create_app
-
-            app = create_app(app_settings(self.db_url, self.admin_key))
-            # ASGITransport sends no lifespan events; the app's engine is made in its lifespan.
-            self._lifespan = app.router.lifespan_context(app)
-            await self._lifespan.__aenter__()
-            self.client = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=timeout
-            )
-            return self.client
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        env = {
-            **os.environ,
-            "SW_DATABASE_URL": self.db_url,
-            "SW_ADMIN_KEY": self.admin_key,
-            "SW_REQUIRE_SIGNATURES": "false",
-            "SW_OUTBOX__IN_PROCESS": "false",
-        }
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning", "--no-access-log", "--workers", str(self.workers),
-            cwd=ROOT,
-            env=env,
-        )  # fmt: skip
-        self.client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=timeout)
-        for _ in range(300):
-            try:
-                if (await self.client.get("/healthz")).status_code == 200:
-                    return self.client
-            except httpx.TransportError:
-                pass
-            if self.process.returncode is not None:
-                raise RuntimeError("uvicorn exited during start-up")
-            await asyncio.sleep(0.1)
-        raise RuntimeError("uvicorn did not become healthy in 30 s")
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.client.aclose()
-        if self._lifespan is not None:
-            await self._lifespan.__aexit__(None, None, None)
-        if self.process is not None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(self.process.wait(), 20)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
 
 
 async def full(
@@ -956,37 +581,6 @@ def verdicts(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def revision() -> str:
-    """The commit measured, and whether the work tree had changes on top of it."""
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "app"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git work tree)"
-    return f"{head}{' + uncommitted changes in app/' if dirty else ''}"
-
-
-def machine() -> str:
-    model = "?"
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return f"nproc {os.cpu_count()}, CPU {model}, Python {platform.python_version()}"
-
-
 # ---------------------------------------------------------------- main
 
 
@@ -1021,23 +615,14 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    server_url = make_url(args.db_url)
-    if not server_url.get_backend_name().startswith("postgresql"):
-        raise SystemExit("the benchmark needs PostgreSQL")
-    dbname = f"sw_bench_{secrets.token_hex(4)}"
-    db_url = server_url.set(database=dbname).render_as_string(hide_password=False)
-    pg_url = server_url.set(drivername="postgresql", database=dbname).render_as_string(
-        hide_password=False
-    )
-    monitor_url = server_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    db = Database(args.db_url)
+    dbname, db_url, pg_url = db.name, db.url, db.pg_url
     admin_key = secrets.token_urlsafe(32)
     tag = secrets.token_hex(2).upper()
     modes = ["single", "hundred"] if args.mode == "both" else [args.mode]
 
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
-        pg_version = conn.execute(text("SHOW server_version")).scalar()
+    db.create(migrated=False)
+    pg_version = db.server_version
     print(f"database {dbname}; {machine()}, PostgreSQL {pg_version}", file=sys.stderr)
     try:
         t0 = time.perf_counter()
@@ -1054,7 +639,7 @@ def main() -> None:
             if args.profile_lists
             else None
         )
-        with psycopg.connect(monitor_url, autocommit=True) as monitor:
+        with psycopg.connect(db.monitor_url, autocommit=True) as monitor:
             meter = CpuMeter(monitor, dbname, None)
             results = [bare(pg_url, p.timed, p.mode, meter) for p in plans]
             keys: dict[str, str] = {}
@@ -1082,10 +667,7 @@ def main() -> None:
     finally:
         if args.keep_db:
             print(f"kept database {dbname}", file=sys.stderr)
-        else:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-        admin.dispose()
+        db.close(keep=args.keep_db)
 
     print()
     print(f"command: {' '.join(sys.argv)}")

@@ -1,8 +1,9 @@
 """Operators' view of the outbox: events that failed for good, and putting them back in line."""
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel
 
 from app import outbox
@@ -10,6 +11,7 @@ from app.audit import actor_of, record
 from app.deps import CallerDep, SessionDep
 from app.errors import NotFound
 from app.responses import error_responses
+from app.schemas import MAX_ROW_ID
 
 router = APIRouter(prefix="/admin/outbox", tags=["operations"])
 
@@ -44,7 +46,9 @@ def failed_events(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404),
 )
-def retry_event(message_id: int, session: SessionDep, caller: CallerDep) -> None:
+def retry_event(
+    message_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], session: SessionDep, caller: CallerDep
+) -> None:
     """Run a parked event again once its cause is fixed (administrators; audited)."""
     caller.require_admin()
     if not outbox.retry_failed(session, message_id=message_id):

@@ -1,12 +1,14 @@
 """The composition root: the only place that knows every module's router and handlers."""
 
 import functools
+import http
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
 
 from app.admin_router import router as admin_router
 from app.config import Settings, get_settings
@@ -80,6 +83,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
         return _error(422, "ValidationError", problems)
 
+    async def http_error(_: Request, exc: Exception) -> Response:
+        # Starlette's own refusals (no such route, method not allowed, a body that is not
+        # text) in the house error shape too.
+        if not isinstance(exc, HTTPException):  # pragma: no cover
+            raise exc
+        name = http.HTTPStatus(exc.status_code).phrase.replace(" ", "").replace("-", "")
+        return _error(exc.status_code, name, exc.detail, dict(exc.headers or {}))
+
     async def database_unavailable(_: Request, exc: Exception) -> Response:
         # A lost or refused connection (or a SQLite lock held past its timeout) is an outage
         # the client should ride out, not a bug to report as 500.
@@ -93,9 +104,43 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(OperationalError, database_unavailable)
     # Every pooled connection busy past the pool timeout: overloaded, not broken.
     app.add_exception_handler(PoolTimeout, database_unavailable)
+
+
+def _document_error_bodies(app: FastAPI) -> None:
+    """The schema shows the error bodies the handlers above send.
+
+    FastAPI documents its own 422 body (a list of problems) where ours is ErrorBody, and does
+    not document the 400 it answers to a JSON body that is not even text.
+    """
+    generate = app.openapi
+    error_body = {"$ref": "#/components/schemas/ErrorBody"}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        for path_item in schema["paths"].values():
+            for operation in path_item.values():
+                responses = operation["responses"]
+                if "422" in responses:
+                    responses["422"]["content"] = {"application/json": {"schema": error_body}}
+                if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                    responses.setdefault(
+                        "400",
+                        {
+                            "description": "The body is not JSON text",
+                            "content": {"application/json": {"schema": error_body}},
+                        },
+                    )
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schema["components"]["schemas"].pop(unused, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_metrics(app: FastAPI) -> None:
@@ -155,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.dispatcher = dispatcher
     _install_error_handlers(app)
+    _document_error_bodies(app)
     _install_metrics(app)
     app.include_router(registry_router, prefix=API_PREFIX)
     app.include_router(admin_router, prefix=API_PREFIX)

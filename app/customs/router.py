@@ -20,12 +20,17 @@ from app.customs.schemas import (
 from app.deps import CallerDep, SessionDep, SettingsDep
 from app.errors import RuleViolation
 from app.responses import error_responses
+from app.schemas import MAX_ROW_ID
 
 router = APIRouter(tags=["customs"])
 
 
 class BadPeriod(RuleViolation):
     pass
+
+
+# CEB status codes have three digits.
+StatusFilter = Annotated[int | None, Query(alias="status", ge=0, le=999)]
 
 
 def _with_clock(inventory: Inventory) -> InventoryDetail:
@@ -49,8 +54,8 @@ def _detail(session: SessionDep, inventory: Inventory, caller: CallerDep) -> Inv
 def list_inventories(
     session: SessionDep,
     caller: CallerDep,
-    status_: Annotated[int | None, Query(alias="status")] = None,
-    before_id: Annotated[int, Query(ge=0, description="page: ids below this")] = 0,
+    status_: StatusFilter = None,
+    before_id: Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="page: ids below this")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> object:
     """An enterprise's own lists, or an officer's district's, newest first."""
@@ -85,7 +90,7 @@ def customs_queue(
     caller: CallerDep,
     lane: Annotated[str | None, Query(pattern="^(GREEN|BLUE|YELLOW|RED)$")] = None,
     customs_code: Annotated[str | None, Query(alias="customsCode", pattern=r"^\d{4}$")] = None,
-    status_: Annotated[int | None, Query(alias="status")] = None,
+    status_: StatusFilter = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> object:
     """Lists waiting for review, inspection or a detention decision, earliest deadline first."""

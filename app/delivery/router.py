@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from app import clock
 from app.audit import actor_of
@@ -20,6 +20,7 @@ from app.delivery.schemas import (
 )
 from app.deps import CallerDep, SessionDep, SettingsDep
 from app.responses import error_responses
+from app.schemas import MAX_ROW_ID
 
 router = APIRouter(prefix="/deliveries", tags=["delivery"])
 
@@ -50,7 +51,9 @@ def rotate_secret(
 def delivery_log(
     session: SessionDep,
     caller: CallerDep,
-    after: Annotated[int, Query(ge=0, description="page: items with ids below this")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_ROW_ID, description="page: items with ids below this")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DeliveryLog:
     """The caller's pushed receipts, newest first, with attempts and the last error."""
@@ -170,7 +173,11 @@ def list_subscriptions(session: SessionDep, caller: CallerDep) -> object:
     response_model=SubscriptionRead,
     responses=error_responses(401, 403, 404),
 )
-def unsubscribe(session: SessionDep, caller: CallerDep, subscription_id: int) -> object:
+def unsubscribe(
+    session: SessionDep,
+    caller: CallerDep,
+    subscription_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
+) -> object:
     """Deactivate a subscription: no more alerts are sent to it."""
     caller.require_admin()
     view = service.unsubscribe(

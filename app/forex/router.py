@@ -24,6 +24,7 @@ from app.forex.schemas import (
     TradeListView,
 )
 from app.responses import error_responses
+from app.schemas import MAX_ROW_ID
 
 router = APIRouter(prefix="/forex", tags=["forex"])
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -37,7 +38,9 @@ def list_trade_lists(
     released_from: Annotated[date | None, Query(alias="from", description="China date")] = None,
     released_to: Annotated[date | None, Query(alias="to", description="inclusive")] = None,
     direction: Annotated[str | None, Query(pattern="^[EI]$")] = None,
-    after: Annotated[int, Query(ge=0, description="cursor: next_after of the last page")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_ROW_ID, description="cursor: next_after of the last page")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> object:
     """Released lists (800/899) of the enterprises that mandated the calling bank."""
@@ -125,7 +128,7 @@ def reverse(settlement_id: UUID, data: Reversal, session: SessionDep, caller: Ca
 def list_alerts(
     session: SessionDep,
     caller: CallerDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> object:
     """Lists returned or cancelled after they backed settlements: a bank's own; admins all."""

@@ -2,7 +2,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel
 
 from app import clock
@@ -33,8 +33,11 @@ from app.inspection.schemas import (
 )
 from app.inspection.service import FilingKind, ListKind
 from app.responses import error_responses
+from app.schemas import MAX_ROW_ID
 
 router = APIRouter(prefix="/inspection", tags=["inspection"])
+
+FilingId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 @router.post(
@@ -73,7 +76,7 @@ def _filing_routes(path: str, kind: FilingKind, read: type[BaseModel]) -> None:
         caller: CallerDep,
         status_: Annotated[FilingStatus | None, Query(alias="status")] = None,
         customs_code: Annotated[str | None, Query(alias="customsCode", pattern=r"^\d{4}$")] = None,
-        after: Annotated[int, Query(ge=0, description="page: ids above this")] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="page: ids above this")] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> object:
         """An enterprise's own filings; an inspection officer's districts' filings."""
@@ -93,7 +96,7 @@ def _filing_routes(path: str, kind: FilingKind, read: type[BaseModel]) -> None:
         responses=error_responses(401, 404),
         name=f"get_{kind.value}_filing",
     )
-    def get_filing(filing_id: int, session: SessionDep, caller: CallerDep) -> object:
+    def get_filing(filing_id: FilingId, session: SessionDep, caller: CallerDep) -> object:
         """One filing, to its enterprise and the inspection officers of its district."""
         return service.get_filing(session, kind=kind, filing_id=filing_id, caller=caller)
 
@@ -104,7 +107,7 @@ def _filing_routes(path: str, kind: FilingKind, read: type[BaseModel]) -> None:
         name=f"review_{kind.value}_filing",
     )
     def review(
-        filing_id: int, data: FilingReview, session: SessionDep, caller: CallerDep
+        filing_id: FilingId, data: FilingReview, session: SessionDep, caller: CallerDep
     ) -> object:
         """Approve or reject a received filing (inspection officers of its district)."""
         return service.review_filing(
@@ -118,7 +121,7 @@ def _filing_routes(path: str, kind: FilingKind, read: type[BaseModel]) -> None:
         name=f"cancel_{kind.value}_filing",
     )
     def cancel(
-        filing_id: int, data: FilingCancel, session: SessionDep, caller: CallerDep
+        filing_id: FilingId, data: FilingCancel, session: SessionDep, caller: CallerDep
     ) -> object:
         """The enterprise withdraws its filing."""
         return service.cancel_filing(
@@ -137,7 +140,7 @@ def _filing_routes(path: str, kind: FilingKind, read: type[BaseModel]) -> None:
         name=f"invalidate_{kind.value}_filing",
     )
     def invalidate(
-        filing_id: int, data: FilingInvalidation, session: SessionDep, caller: CallerDep
+        filing_id: FilingId, data: FilingInvalidation, session: SessionDep, caller: CallerDep
     ) -> object:
         """Void an approved filing: false data, not what the platform shows, prohibited goods."""
         return service.invalidate_filing(

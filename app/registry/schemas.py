@@ -78,6 +78,19 @@ class EnterpriseUpdate(Schema):
     callback_url: AnyHttpUrl | None = None
     active: bool | None = None
 
+    @model_validator(mode="after")
+    def _only_optional_facts_are_cleared(self) -> "EnterpriseUpdate":
+        # Leaving a field out keeps it; null clears it, which only the FX class and the
+        # callback may be.
+        cleared = {
+            name
+            for name in self.model_fields_set - {"fx_class", "callback_url"}
+            if getattr(self, name) is None
+        }
+        if cleared:
+            raise ValueError(f"{', '.join(sorted(cleared))} cannot be null")
+        return self
+
 
 class EnterpriseRead(Schema):
     code: str

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Query
 from app import clock
 from app.deps import CallerDep, SessionDep, SettingsDep
 from app.responses import error_responses
+from app.schemas import MAX_ROW_ID
 from app.sla import service
 from app.sla.schemas import AlertRead, ClockRead, ListState, Overview
 
@@ -49,7 +50,7 @@ def alerts(
     session: SessionDep,
     caller: CallerDep,
     customs_code: CustomsCode = None,
-    after: Annotated[int, Query(ge=0, description="page: alert ids above this")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="page: alert ids above this")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> object:
     """At-risk and breach alerts of the caller's customs codes, oldest first.

@@ -1,0 +1,125 @@
+"""What the fuzzers found, each kept as the smallest request that showed it."""
+
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+Headers = dict[str, str]
+TOO_BIG = 2**63  # one past the largest row id either database stores
+
+
+@pytest.fixture
+def callers(
+    admin: Headers, register: Callable[..., Headers], principal: Callable[..., Headers]
+) -> dict[str, Headers]:
+    return {
+        "admin": admin,
+        "enterprise": register("4301990003", "agent"),
+        "customs": principal("officer", agency="customs", customs_codes=["4900"]),
+        "inspection": principal("officer", agency="inspection", customs_codes=["4900"]),
+        "bank": principal("bank", bank_code="BANKA001"),
+    }
+
+
+REVIEW = {"decision": "approve", "reason": "资料齐全"}
+
+
+@pytest.mark.parametrize(
+    ("caller", "method", "path", "body"),
+    [
+        ("enterprise", "GET", f"/inventories?before_id={TOO_BIG}", None),
+        ("enterprise", "GET", f"/inventories?status={TOO_BIG}", None),
+        ("customs", "GET", f"/customs/queue?status={TOO_BIG}", None),
+        ("customs", "GET", f"/sla/alerts?after={TOO_BIG}", None),
+        ("enterprise", "GET", f"/deliveries?after={TOO_BIG}", None),
+        ("admin", "DELETE", f"/deliveries/subscriptions/{TOO_BIG}", None),
+        ("bank", "GET", f"/forex/trade-lists?after={TOO_BIG}", None),
+        ("bank", "GET", f"/forex/alerts?after={TOO_BIG}", None),
+        ("admin", "POST", f"/admin/outbox/{TOO_BIG}/retry", None),
+        ("inspection", "GET", f"/inspection/goods-filings?after={TOO_BIG}", None),
+        ("inspection", "GET", f"/inspection/enterprise-filings/{TOO_BIG}", None),
+        ("inspection", "POST", f"/inspection/enterprise-filings/{TOO_BIG}/review", REVIEW),
+        ("inspection", "POST", f"/inspection/goods-filings/{-TOO_BIG - 1}/review", REVIEW),
+        ("enterprise", "POST", f"/inspection/goods-filings/{TOO_BIG}/cancel", {"reason": "撤回"}),
+        (
+            "inspection",
+            "POST",
+            f"/inspection/enterprise-filings/{TOO_BIG}/invalidate",
+            {"reason": "虚假材料", "ground": "false_data"},
+        ),
+    ],
+)
+def test_a_number_no_row_can_have_is_invalid_input(
+    client: TestClient,
+    callers: dict[str, Headers],
+    caller: str,
+    method: str,
+    path: str,
+    body: object,
+) -> None:
+    response = client.request(method, f"/api/v1{path}", json=body, headers=callers[caller])
+
+    assert response.status_code == 422, response.text
+    assert "than or equal to" in response.json()["detail"]
+
+
+class TestEnterpriseUpdate:
+    @pytest.mark.parametrize("field", ["roles", "name", "credit_class", "active"])
+    def test_null_for_a_fact_every_enterprise_has_is_refused(
+        self, client: TestClient, admin: Headers, register: Callable[..., Headers], field: str
+    ) -> None:
+        register("4301990002", "ebc")
+
+        response = client.patch("/api/v1/enterprises/4301990002", json={field: None}, headers=admin)
+
+        assert response.status_code == 422, response.text
+        assert f"{field} cannot be null" in response.json()["detail"]
+
+    def test_null_clears_the_fx_class_and_the_callback(
+        self, client: TestClient, admin: Headers, register: Callable[..., Headers]
+    ) -> None:
+        register("4301990002", "ebc", fx_class="A", callback_url="https://example.com/r")
+
+        response = client.patch(
+            "/api/v1/enterprises/4301990002",
+            json={"fx_class": None, "callback_url": None},
+            headers=admin,
+        )
+
+        assert response.status_code == 200, response.text
+        assert (response.json()["fx_class"], response.json()["callback_url"]) == (None, None)
+
+
+class TestErrorBodies:
+    def test_a_json_body_that_is_not_text_is_a_400_in_the_house_shape(
+        self, client: TestClient, admin: Headers
+    ) -> None:
+        response = client.post(
+            "/api/v1/enterprises",
+            content=b"\xff\xfe{",
+            headers={**admin, "Content-Type": "application/json"},
+        )
+
+        assert response.status_code == 400, response.text
+        assert response.json() == {
+            "error": "BadRequest",
+            "detail": "There was an error parsing the body",
+        }
+
+    def test_an_unknown_route_is_a_404_in_the_house_shape(self, client: TestClient) -> None:
+        response = client.get("/api/v1/nowhere")
+
+        assert response.status_code == 404
+        assert response.json() == {"error": "NotFound", "detail": "Not Found"}
+
+    def test_the_schema_documents_the_error_bodies_sent(self, client: TestClient) -> None:
+        schema = client.get("/openapi.json").json()
+        error_body = {"$ref": "#/components/schemas/ErrorBody"}
+
+        listing = schema["paths"]["/api/v1/enterprises"]["get"]["responses"]
+        creating = schema["paths"]["/api/v1/enterprises"]["post"]["responses"]
+
+        assert listing["422"]["content"]["application/json"]["schema"] == error_body
+        assert creating["400"]["content"]["application/json"]["schema"] == error_body
+        assert "HTTPValidationError" not in schema["components"]["schemas"]

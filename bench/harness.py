@@ -115,7 +115,7 @@ def list_facts(tag: str, index: int) -> ListFacts:
     )
 
 
-def _guid() -> str:
+def new_guid() -> str:
     return str(uuid.uuid4()).upper()
 
 
@@ -123,10 +123,25 @@ def _money(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
-def _set(parent: etree._Element, name: str, value: str) -> None:
+def set_text(parent: etree._Element, name: str, value: str) -> None:
     element = parent.find(C + name)
     assert element is not None, name
     element.text = value
+
+
+def message_with(
+    template: etree._Element, entity: str, entities: list[etree._Element]
+) -> etree._Element:
+    """A copy of a golden message with a new guid and ``entities`` in place of its first one."""
+    root = copy.deepcopy(template)
+    root.set("guid", new_guid())
+    first = root.find(C + entity)
+    assert first is not None
+    at = root.index(first)
+    root.remove(first)
+    for offset, element in enumerate(entities):
+        root.insert(at + offset, element)
+    return root
 
 
 class Templates:
@@ -139,14 +154,7 @@ class Templates:
         }
 
     def _message(self, n: str, entity: str, entities: list[etree._Element]) -> bytes:
-        root = copy.deepcopy(self.docs[n])
-        root.set("guid", _guid())
-        first = root.find(C + entity)
-        assert first is not None
-        at = root.index(first)
-        root.remove(first)
-        for offset, element in enumerate(entities):
-            root.insert(at + offset, element)
+        root = message_with(self.docs[n], entity, entities)
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
     def inventories(self, facts: list[ListFacts]) -> bytes:
@@ -161,7 +169,7 @@ class Templates:
             for old in inventory.findall(C + "InventoryList"):
                 inventory.remove(old)
             for name, value in (
-                ("guid", _guid()),
+                ("guid", new_guid()),
                 ("orderNo", f.order_no),
                 ("logisticsNo", f.logistics_no),
                 ("copNo", f.cop_no),
@@ -169,7 +177,7 @@ class Templates:
                 ("grossWeight", _money(f.gross_weight)),
                 ("netWeight", _money(f.net_weight)),
             ):
-                _set(head, name, value)
+                set_text(head, name, value)
             for gnum, (product, qty, total) in enumerate(
                 zip(PRODUCTS, f.qtys, f.totals, strict=True), start=1
             ):
@@ -188,12 +196,12 @@ class Templates:
                     ("price", _money(product.price)),
                     ("totalPrice", _money(total)),
                 ):
-                    _set(line, name, value)
+                    set_text(line, name, value)
                 if product.template == 0:
-                    _set(line, "qty1", str(kg))
+                    set_text(line, "qty1", str(kg))
                 else:
-                    _set(line, "qty1", str(qty))
-                    _set(line, "qty2", str(kg))
+                    set_text(line, "qty1", str(qty))
+                    set_text(line, "qty2", str(kg))
                 inventory.append(line)
             entities.append(inventory)
         return self._message("603", "Inventory", entities)
@@ -209,10 +217,10 @@ class Templates:
             assert head is not None
             for old in order.findall(C + "OrderList"):
                 order.remove(old)
-            _set(head, "guid", _guid())
-            _set(head, "orderNo", f.order_no)
-            _set(head, "goodsValue", _money(f.goods_value))
-            _set(head, "freight", _money(FREIGHT))
+            set_text(head, "guid", new_guid())
+            set_text(head, "orderNo", f.order_no)
+            set_text(head, "goodsValue", _money(f.goods_value))
+            set_text(head, "freight", _money(FREIGHT))
             for gnum, (product, qty, total) in enumerate(
                 zip(PRODUCTS, f.qtys, f.totals, strict=True), start=1
             ):
@@ -228,7 +236,7 @@ class Templates:
                     ("price", _money(product.price)),
                     ("totalPrice", _money(total)),
                 ):
-                    _set(line, name, value)
+                    set_text(line, name, value)
                 order.append(line)
             entities.append(order)
         return self._message("303", "Order", entities)
@@ -239,10 +247,10 @@ class Templates:
         entities = []
         for f in facts:
             receipt = copy.deepcopy(golden)
-            _set(receipt, "guid", _guid())
-            _set(receipt, "orderNo", f.order_no)
-            _set(receipt, "payNo", f.pay_no)
-            _set(receipt, "charge", _money(f.goods_value + FREIGHT))
+            set_text(receipt, "guid", new_guid())
+            set_text(receipt, "orderNo", f.order_no)
+            set_text(receipt, "payNo", f.pay_no)
+            set_text(receipt, "charge", _money(f.goods_value + FREIGHT))
             entities.append(receipt)
         return self._message("403", "Receipts", entities)
 
@@ -252,10 +260,10 @@ class Templates:
         entities = []
         for f in facts:
             waybill = copy.deepcopy(golden)
-            _set(waybill, "guid", _guid())
-            _set(waybill, "logisticsNo", f.logistics_no)
-            _set(waybill, "freight", _money(FREIGHT))
-            _set(waybill, "grossWeight", _money(f.gross_weight))
+            set_text(waybill, "guid", new_guid())
+            set_text(waybill, "logisticsNo", f.logistics_no)
+            set_text(waybill, "freight", _money(FREIGHT))
+            set_text(waybill, "grossWeight", _money(f.gross_weight))
             entities.append(waybill)
         return self._message("505", "Logistics", entities)
 
@@ -403,10 +411,18 @@ def app_settings(db_url: str, admin_key: str) -> Settings:
     )
 
 
+# ``singlewindow`` (app.cli:main, the console script) run by this interpreter from this tree.
+SINGLEWINDOW = (sys.executable, "-c", "from app.cli import main; main()")
+
+
 def app_env(db_url: str, admin_key: str, *, require_signatures: bool = False) -> dict[str, str]:
-    """The environment of an API or worker process of the benchmark; no relay in the API."""
+    """The environment of an API or worker process of the benchmark; no relay in the API.
+
+    PYTHONPATH puts this tree's app first, ahead of an editable install of another tree.
+    """
     return {
         **os.environ,
+        "PYTHONPATH": str(ROOT),
         "SW_DATABASE_URL": db_url,
         "SW_ADMIN_KEY": admin_key,
         "SW_REQUIRE_SIGNATURES": "true" if require_signatures else "false",
@@ -442,7 +458,7 @@ class Server:
     def _command(self, port: int) -> list[str]:
         if self.kind == "serve":
             return [
-                sys.executable, "-m", "app.cli", "serve", "--no-relay",
+                *SINGLEWINDOW, "serve", "--no-relay",
                 "--host", "127.0.0.1", "--port", str(port), "--workers", str(self.workers),
             ]  # fmt: skip
         return [

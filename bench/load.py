@@ -904,7 +904,8 @@ class Sample:
     scheduled: float  # open loop: when it was due; closed loop: when it was sent
     sent: float
     done: float
-    status: int  # 0: no HTTP answer (connection error, timeout)
+    status: int  # 0: no HTTP answer (connection error, timeout: see ``error``)
+    error: str = ""
 
 
 @dataclass
@@ -922,16 +923,17 @@ class Recorder:
         headers = {"Authorization": f"Bearer {call.key}"}
         if call.content is not None:
             headers["Content-Type"] = "application/xml"
+        error = ""
         try:
             response = await client.request(
                 call.method, call.url, headers=headers, content=call.content, json=call.json
             )
             status = response.status_code
-        except httpx.HTTPError:
-            status = 0
+        except httpx.HTTPError as exc:
+            status, error = 0, type(exc).__name__
         done = time.perf_counter()
         self.in_flight -= 1
-        self.samples.append(Sample(call.endpoint, scheduled, sent, done, status))
+        self.samples.append(Sample(call.endpoint, scheduled, sent, done, status, error))
         if not 200 <= status < 300:
             self.errors += 1
         elif call.on_reply is not None:
@@ -1088,7 +1090,7 @@ def endpoint_stats(samples: Sequence[Sample], seconds: float) -> list[EndpointSt
 
 def _stats(name: str, samples: Sequence[Sample], seconds: float) -> EndpointStats:
     latencies = sorted(1000 * (s.done - s.scheduled) for s in samples)
-    errors = Counter(str(s.status) for s in samples if not 200 <= s.status < 300)
+    errors = Counter(s.error or str(s.status) for s in samples if not 200 <= s.status < 300)
     return EndpointStats(
         name,
         len(samples),

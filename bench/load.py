@@ -1,10 +1,14 @@
 """Mixed load (issue 10): a day at the single window, at 50 % and 100 % of saturation.
 
-Reproduce (the figures in bench/README.md, "Mixed load"):
+Reproduce (the figures in bench/README.md, "Mixed load"), from a clean tree of the commit to
+measure (the shared work tree may hold others' unfinished edits; the tree's own app/ is used,
+ahead of any editable install):
 
+    git worktree add --detach /tmp/sw-load HEAD && cd /tmp/sw-load
     uptime
     /work/venv/bin/python bench/load.py --workers 2 --json /tmp/load-w2.json
     /work/venv/bin/python bench/load.py --workers 1 --json /tmp/load-w1.json
+    cd - && git worktree remove /tmp/sw-load
     # quick check of the script itself, about two minutes:
     /work/venv/bin/python bench/load.py --warmup 3 --step 4 --duration 6
 

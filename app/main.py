@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -36,6 +36,7 @@ from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, OUTBOX_PARKED, OUTBOX_PENDI
 from app.outbox import Dispatcher, Relay, parked_count, pending_count
 from app.registry import handlers as registry_handlers
 from app.registry.router import router as registry_router
+from app.schemas import contains_nul
 from app.sla import handlers as sla_handlers
 from app.sla.router import router as sla_router
 from app.window.router import router as window_router
@@ -108,6 +109,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, database_unavailable)
     # Every pooled connection busy past the pool timeout: overloaded, not broken.
     app.add_exception_handler(PoolTimeout, database_unavailable)
+
+
+def _storable_url(request: Request) -> None:
+    """Path and query text must be storable like body text (see app.schemas.contains_nul)."""
+    if contains_nul(request.scope["path"]) or contains_nul(request.query_params.multi_items()):
+        raise RequestValidationError(
+            [{"loc": ("url",), "msg": "text cannot contain NUL (U+0000)", "type": "value_error"}]
+        )
 
 
 def _document_error_bodies(app: FastAPI) -> None:
@@ -196,6 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="CEB messages in, receipts out; customs, inspection, forex and the 24 h SLA.",
         lifespan=lifespan,
+        dependencies=[Depends(_storable_url)],
     )
     app.state.settings = settings
     app.state.dispatcher = dispatcher

@@ -11,11 +11,13 @@ import random
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
+
+from app.schemas import Schema
 
 
 class Lane(StrEnum):
@@ -42,12 +44,24 @@ Field_ = Literal[
     "customs_code",
     "direction",
 ]
+# The facts that are numbers; the others are codes, compared as text.
+NUMERIC_FIELDS = frozenset(
+    {"goods_value", "unit_value", "enterprise_age_days", "lists_per_buyer_24h", "lists_per_ebc_24h"}
+)
+ORDERINGS = frozenset({"gt", "ge", "lt", "le"})
 
 
-class Condition(BaseModel):
+def _is_finite_number(value: object) -> bool:
+    try:
+        return Decimal(str(value)).is_finite()
+    except InvalidOperation:
+        return False
+
+
+class Condition(Schema):
     """One test on the list: a head field, or any line (gcode, line_country, unit_value)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     field: Field_
     op: Literal["eq", "ne", "in", "prefix", "gt", "ge", "lt", "le"]
@@ -55,9 +69,20 @@ class Condition(BaseModel):
     # unit_value bounds apply to the lines of this HS prefix only.
     hs_prefix: str | None = None
 
+    @model_validator(mode="after")
+    def _orders_numbers_only(self) -> "Condition":
+        # Refused when written: a rule the engine cannot evaluate would fail every list's
+        # lane assignment.
+        if self.op in ORDERINGS:
+            if self.field not in NUMERIC_FIELDS:
+                raise ValueError(f"{self.op} compares numbers and {self.field} is not one")
+            if isinstance(self.value, list) or not _is_finite_number(self.value):
+                raise ValueError(f"{self.op} needs a number to compare with")
+        return self
 
-class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class Rule(Schema):
+    model_config = ConfigDict(frozen=True)
 
     id: Annotated[str, Field(min_length=1, max_length=40)]
     when: Annotated[list[Condition], Field(min_length=1)]
@@ -65,17 +90,17 @@ class Rule(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class RuleSetBody(BaseModel):
+class RuleSetBody(Schema):
     """The rule set an administrator writes; stored as data, versioned on every change."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
-    blocking: list[Rule] = []
-    targeting: list[Rule] = []
+    blocking: list[Rule] = Field(default_factory=list)
+    targeting: list[Rule] = Field(default_factory=list)
     # Minimum random selection: lane → credit class → rate (0..1).
-    random: dict[Lane, dict[str, Decimal]] = {}
+    random: dict[Lane, dict[str, Decimal]] = Field(default_factory=dict)
     # Expected share of lists per lane; random top-up closes the gap to it.
-    expected: dict[Lane, Decimal] = {}
+    expected: dict[Lane, Decimal] = Field(default_factory=dict)
 
 
 # Inspection rates of 2019 by credit class (DOMAIN.md §5) as the minimum physical selection.

@@ -123,3 +123,82 @@ class TestErrorBodies:
         assert listing["422"]["content"]["application/json"]["schema"] == error_body
         assert creating["400"]["content"]["application/json"]["schema"] == error_body
         assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+class TestRiskRules:
+    @pytest.mark.parametrize(
+        "condition",
+        [
+            {"field": "direction", "op": "gt", "value": "E"},
+            {"field": "trade_mode", "op": "le", "value": "9610"},
+            {"field": "goods_value", "op": "ge", "value": "lots"},
+            {"field": "goods_value", "op": "lt", "value": ["1000"]},
+            {"field": "unit_value", "op": "gt", "value": "NaN"},
+        ],
+    )
+    def test_an_ordering_the_engine_cannot_evaluate_is_refused(
+        self, client: TestClient, admin: Headers, condition: dict[str, object]
+    ) -> None:
+        rules = {"targeting": [{"id": "t", "when": [condition], "lane": "RED", "reason": "查"}]}
+
+        stored = client.put("/api/v1/customs/rules", json=rules, headers=admin)
+        tried = client.post(
+            "/api/v1/customs/rules/backtest",
+            json={"rules": rules, "start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"},
+            headers=admin,
+        )
+
+        assert (stored.status_code, tried.status_code) == (422, 422), (stored.text, tried.text)
+        assert "compare" in stored.json()["detail"]
+
+    def test_an_ordering_of_numbers_is_kept(self, client: TestClient, admin: Headers) -> None:
+        condition = {"field": "goods_value", "op": "ge", "value": "5000"}
+        rules = {"targeting": [{"id": "t", "when": [condition], "lane": "RED", "reason": "查"}]}
+
+        stored = client.put("/api/v1/customs/rules", json=rules, headers=admin)
+
+        assert stored.status_code == 200, stored.text
+
+
+class TestNul:
+    """PostgreSQL text and JSONB cannot hold NUL; SQLite can. Both refuse it as input."""
+
+    def test_in_a_body(self, client: TestClient, register: Callable[..., Headers]) -> None:
+        ebc = register("4301990002", "ebc")
+        filing = {
+            "customs_code": "4900",
+            "name": "长沙\x00星沙",
+            "address": "长沙",
+            "contact": "王五",
+            "phone": "0731-80000000",
+        }
+
+        response = client.post("/api/v1/inspection/enterprise-filings", json=filing, headers=ebc)
+
+        assert response.status_code == 422, response.text
+        assert "NUL" in response.json()["detail"]
+
+    def test_in_a_document_stored_as_json(self, client: TestClient, admin: Headers) -> None:
+        rules = {
+            "targeting": [
+                {
+                    "id": "t\x00",
+                    "when": [{"field": "ebc_code", "op": "eq", "value": "1"}],
+                    "lane": "RED",
+                    "reason": "查",
+                }
+            ]
+        }
+
+        response = client.put("/api/v1/customs/rules", json=rules, headers=admin)
+
+        assert response.status_code == 422, response.text
+
+    @pytest.mark.parametrize(
+        "url", ["/api/v1/enterprises/4301990002%00", "/api/v1/enterprises?after=43%00"]
+    )
+    def test_in_the_url(self, client: TestClient, admin: Headers, url: str) -> None:
+        response = client.get(url, headers=admin)
+
+        assert response.status_code == 422, response.text
+        assert "NUL" in response.json()["detail"]

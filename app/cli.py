@@ -375,3 +375,7 @@ def summaries_overdue() -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,5 @@
-"""Real processes for the crash tests, killed whatever happens to the test."""
+"""Real processes for the crash tests, killed whatever happens to the test, and a private
+PostgreSQL cluster for the test that restarts the database."""
 
 import os
 import signal
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PG_URL
+from tests.resilience.cluster import ClusterUnavailable, PrivateCluster
 from tests.resilience.processes import Spawn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,3 +43,20 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivateCluster]:
+    """A started PostgreSQL cluster of the test's own, stopped and deleted at teardown."""
+    if PG_URL is None:
+        pytest.skip("needs PostgreSQL (set SW_TEST_DATABASE_URL)")
+    try:
+        cluster = PrivateCluster()
+    except ClusterUnavailable as missing:
+        pytest.skip(f"no private PostgreSQL cluster: {missing}")
+    try:
+        cluster.create()
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()

@@ -1411,7 +1411,12 @@ async def measure(args: argparse.Namespace, db: Database, logs: Path) -> dict[st
             httpx.AsyncClient(
                 base_url=server.base_url,
                 timeout=httpx.Timeout(120.0, pool=None),
-                limits=httpx.Limits(max_connections=max(args.connections, args.max_clients)),
+                limits=httpx.Limits(
+                    max_connections=max(args.connections, args.max_clients),
+                    # Below uvicorn's 5 s keep-alive timeout: a connection the server is
+                    # closing would answer a request with a ReadError (no HTTP status).
+                    keepalive_expiry=2.0,
+                ),
             )
         )
         monitor = stack.enter_context(psycopg.connect(db.monitor_url, autocommit=True))

@@ -10,16 +10,18 @@ TOO_BIG = 2**63  # one past the largest row id either database stores
 
 
 @pytest.fixture
-def callers(
+def caller_of(
     admin: Headers, register: Callable[..., Headers], principal: Callable[..., Headers]
-) -> dict[str, Headers]:
-    return {
-        "admin": admin,
-        "enterprise": register("4301990003", "agent"),
-        "customs": principal("officer", agency="customs", customs_codes=["4900"]),
-        "inspection": principal("officer", agency="inspection", customs_codes=["4900"]),
-        "bank": principal("bank", bank_code="BANKA001"),
+) -> Callable[[str], Headers]:
+    """Headers of a caller of this kind, filed when first asked for."""
+    makers: dict[str, Callable[[], Headers]] = {
+        "admin": lambda: admin,
+        "enterprise": lambda: register("4301990003", "agent"),
+        "customs": lambda: principal("officer", agency="customs", customs_codes=["4900"]),
+        "inspection": lambda: principal("officer", agency="inspection", customs_codes=["4900"]),
+        "bank": lambda: principal("bank", bank_code="BANKA001"),
     }
+    return lambda kind: makers[kind]()
 
 
 REVIEW = {"decision": "approve", "reason": "资料齐全"}
@@ -52,13 +54,13 @@ REVIEW = {"decision": "approve", "reason": "资料齐全"}
 )
 def test_a_number_no_row_can_have_is_invalid_input(
     client: TestClient,
-    callers: dict[str, Headers],
+    caller_of: Callable[[str], Headers],
     caller: str,
     method: str,
     path: str,
     body: object,
 ) -> None:
-    response = client.request(method, f"/api/v1{path}", json=body, headers=callers[caller])
+    response = client.request(method, f"/api/v1{path}", json=body, headers=caller_of(caller))
 
     assert response.status_code == 422, response.text
     assert "than or equal to" in response.json()["detail"]

@@ -1317,15 +1317,22 @@ def phase_line(phase: PhaseResult) -> str:
     return (
         f"{offered}answered {phase.per_s:.1f}/s over {phase.seconds:.1f} s "
         f"({phase.requests} requests){lag}; load average before {phase.load_before}; "
-        f"CPU ms/request: {cpu}; machine busy {100 * phase.machine_busy:.0f} %; "
+        f"CPU ms/request: {cpu}; machine busy {100 * phase.machine_busy:.0f} %, of which "
+        f"this benchmark {100 * our_share(phase):.0f} %; "
         f"outbox backlog after {phase.outbox_backlog_after}"
     )
+
+
+def our_share(phase: PhaseResult) -> float:
+    """The share of the machine's CPU the benchmark's processes got (the rest: other work)."""
+    cpu_s = phase.per_s * sum(phase.cpu_ms_per_request.values()) / 1000
+    return cpu_s / (os.cpu_count() or 1)
 
 
 def saturation_table(steps: list[PhaseResult]) -> str:
     rows = [
         "| clients | requests | req/s | p50 ms | p99 ms | errors | CPU ms/req API / worker / PG "
-        "/ client | machine busy | load before | backlog after |",
+        "/ client | machine busy (this benchmark) | load before | backlog after |",
         "|---:|---:|---:|---:|---:|---:|---|---:|---|---:|",
     ]
     for s in steps:
@@ -1334,7 +1341,8 @@ def saturation_table(steps: list[PhaseResult]) -> str:
         rows.append(
             f"| {s.clients} | {s.requests} | {s.per_s:.1f} | {total.p50_ms:.0f} | "
             f"{total.p99_ms:.0f} | {sum(total.errors.values())} | {cpu} | "
-            f"{100 * s.machine_busy:.0f} % | {s.load_before} | {s.outbox_backlog_after} |"
+            f"{100 * s.machine_busy:.0f} % ({100 * our_share(s):.0f} %) | {s.load_before} | "
+            f"{s.outbox_backlog_after} |"
         )
     return "\n".join(rows)
 

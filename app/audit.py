@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, String, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app import rowbuffer
 from app.auth import Caller
 from app.db import Base, JSONDoc, utcnow
 
@@ -78,19 +79,24 @@ def record(
     subject_id: str,
     detail: dict[str, Any] | None = None,
     at: datetime | None = None,
-) -> AuditEntry:
+) -> None:
     """Append one entry in the caller's transaction (sealed into the chain after commit)."""
-    entry = AuditEntry(
-        at=at or utcnow(),
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        # JSON round-trip so the hashed content is exactly what the database gives back.
-        detail=json.loads(json.dumps(detail or {}, default=str)),
+    rowbuffer.add(
+        session,
+        AuditEntry,
+        {
+            "at": at or utcnow(),
+            "actor": actor,
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            # JSON round-trip so the hashed content is exactly what the database gives back.
+            "detail": json.loads(json.dumps(detail or {}, default=str)),
+            "chain_seq": None,
+            "prev_hash": None,
+            "entry_hash": None,
+        },
     )
-    session.add(entry)
-    return entry
 
 
 def seal(session: Session, *, limit: int = 1000) -> int:

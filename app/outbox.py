@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from app import rowbuffer
 from app.config import OutboxSettings
 from app.db import Base, utcnow
 from app.metrics import OUTBOX_EVENTS
@@ -82,15 +83,20 @@ class OutboxMessage(Base):
 
 def publish(session: Session, event: Event) -> None:
     """Record ``event`` in the caller's transaction; it runs only if that transaction commits."""
-    session.add(
-        OutboxMessage(
-            event_id=event.event_id,
-            event_type=type(event).__name__,
-            payload=event.model_dump(mode="json"),
-            occurred_at=event.occurred_at,
-            available_at=event.occurred_at,
-            attempts=0,
-        )
+    rowbuffer.add(
+        session,
+        OutboxMessage,
+        {
+            "event_id": event.event_id,
+            "event_type": type(event).__name__,
+            "payload": event.model_dump(mode="json"),
+            "occurred_at": event.occurred_at,
+            "available_at": event.occurred_at,
+            "attempts": 0,
+            "last_error": None,
+            "processed_at": None,
+            "failed_at": None,
+        },
     )
 
 

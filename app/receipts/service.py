@@ -7,6 +7,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import rowbuffer
 from app.receipts.models import Receipt
 from app.receipts.schemas import ReceiptDraft
 
@@ -24,21 +25,39 @@ def issue(
 ) -> None:
     """Persist receipts in the caller's transaction; their ids are the enterprise's cursor."""
     source = source_message_id or session.info.get(SOURCE_MESSAGE)
-    session.add_all(
-        Receipt(
-            recipient_code=d.recipient_code,
-            message_type=d.message_type,
-            doc_kind=d.doc_kind,
-            doc_key=d.doc_key,
-            return_status=d.return_status,
-            return_info=d.return_info,
-            returned_at=at,
-            fields=d.fields,
-            source_message_id=source,
-            created_at=at,
+    for d in drafts:
+        rowbuffer.add(
+            session,
+            Receipt,
+            {
+                "recipient_code": d.recipient_code,
+                "message_type": d.message_type,
+                "doc_kind": d.doc_kind,
+                "doc_key": d.doc_key,
+                "return_status": d.return_status,
+                "return_info": d.return_info,
+                "returned_at": at,
+                "fields": d.fields,
+                "source_message_id": source,
+                "created_at": at,
+            },
         )
-        for d in drafts
-    )
+
+
+def issued(
+    session: Session, *, message_id: UUID, message_type: str | None = None, recipient_code: str
+) -> list[Receipt]:
+    """The receipts this transaction issued for a message, from memory (ids not yet known).
+
+    With a type, only that type: the synchronous answer to the sender (see ``for_message``).
+    """
+    return [
+        Receipt(**values)
+        for values in rowbuffer.added(session, Receipt)
+        if values["source_message_id"] == message_id
+        and values["recipient_code"] == recipient_code
+        and (message_type is None or values["message_type"] == message_type)
+    ]
 
 
 def for_message(

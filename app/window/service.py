@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 from uuid import UUID, uuid4
 
 from lxml import etree
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.auth import Caller
@@ -23,6 +25,7 @@ from app.ceb.catalogue import DXP_NS, INBOUND, NS, OUTBOUND, Signing, message_ty
 from app.config import Settings
 from app.customs import intake as customs_intake
 from app.customs.schemas import SignatureCheck
+from app.errors import Conflict
 from app.receipts import service as receipts_service
 from app.receipts.models import Receipt
 from app.receipts.schemas import ReceiptDraft
@@ -149,7 +152,12 @@ def submit(
         )
     finally:
         session.info.pop(receipts_service.SOURCE_MESSAGE, None)
-    return Reply(200, _answer(session, stored.id, spec.receipt, caller_code))
+    return Reply(
+        200,
+        receipts_service.issued(
+            session, message_id=stored.id, message_type=spec.receipt, recipient_code=caller_code
+        ),
+    )
 
 
 def _signature(
@@ -318,23 +326,30 @@ def _refuse_format(session: Session, submission: _Submission, exc: _FormatError)
     receipts_service.issue(
         session, drafts=[draft], at=submission.received_at, source_message_id=raw.id
     )
-    return Reply(400, list(receipts_service.for_message(session, message_id=raw.id)))
+    return Reply(
+        400, receipts_service.issued(session, message_id=raw.id, recipient_code=raw.sender_code)
+    )
 
 
 def _store_accepted(session: Session, submission: _Submission) -> RawMessage | Reply:
     """Store the message, or replay the receipts of the accepted copy with the same guid."""
     raw = _raw(submission, "accepted", 200, None)
-    try:
-        # The unique index decides, also for two copies racing: the later one waits for the
-        # earlier transaction and then fails here, after which the earlier copy is visible.
-        with session.begin_nested():
-            session.add(raw)
-            session.flush()
+    # The unique index decides, also for two copies racing: the later one waits for the
+    # earlier transaction, then inserts nothing, after which the earlier copy is visible.
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    inserted = session.scalar(
+        dialect_insert(_RAW_TABLE)
+        .values({column: getattr(raw, column) for column in _RAW_COLUMNS})
+        .on_conflict_do_nothing(
+            index_elements=["sender_code", "guid"], index_where=text("outcome = 'accepted'")
+        )
+        .returning(_RAW_TABLE.c.id)
+    )
+    if inserted is not None:
         return raw
-    except IntegrityError:
-        earlier = _accepted(session, submission)
-        if earlier is None:  # pragma: no cover - the winner rolled back; let the client retry
-            raise
+    earlier = _accepted(session, submission)
+    if earlier is None:  # pragma: no cover - the winner rolled back; let the client retry
+        raise Conflict(f"message guid {submission.guid} is being accepted; send it again")
     if earlier.sha256 != submission.sha256:
         return _refuse(
             session,
@@ -350,6 +365,10 @@ def _store_accepted(session: Session, submission: _Submission) -> RawMessage | R
         ),
         replayed=True,
     )
+
+
+_RAW_TABLE = cast(Table, RawMessage.__table__)
+_RAW_COLUMNS = [column.key for column in _RAW_TABLE.columns]
 
 
 def _answer(session: Session, message_id: UUID, receipt_type: str, sender: str) -> list[Receipt]:

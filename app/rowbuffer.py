@@ -1,0 +1,116 @@
+"""Append-only rows (receipts, audit entries, outbox events) written once per transaction.
+
+Every status change appends a receipt, an audit entry and an event. Added as ORM objects,
+each would cost a unit-of-work pass and an ``INSERT … RETURNING id`` per flush, which made
+them most of the window's CPU (bench/README.md, "Window intake"). Nothing reads these ids
+back in the transaction that writes them, so they are kept as plain rows and sent just before
+COMMIT as one executemany per table (psycopg pipelines it: one small, prepared statement).
+
+Semantics stay those of ``session.add``:
+- a query of the same session that names a buffered model, or no model at all, writes the
+  buffer first, so a transaction always reads its own rows;
+- rows appended inside a savepoint that rolls back are dropped with it (the outbox relay runs
+  each handler in a savepoint);
+- ``added`` still lists the rows of the current transaction after they were written, so the
+  window answers from memory instead of reading its receipts back.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, event, insert
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, SessionTransaction
+
+_ROWS = "rowbuffer.rows"
+Model = type[DeclarativeBase]
+
+
+@dataclass
+class _Row:
+    model: Model
+    values: dict[str, Any]
+    transaction: SessionTransaction
+    written_in: SessionTransaction | None = None
+
+
+def add(session: Session, model: Model, values: dict[str, Any]) -> None:
+    """Append a row of ``model`` to the session's transaction; it is inserted before commit.
+
+    ``values`` names every column but the generated id (one executemany needs one shape).
+    """
+    session.info.setdefault(_ROWS, []).append(_Row(model, values, _innermost(session)))
+
+
+def added(session: Session, model: Model) -> list[dict[str, Any]]:
+    """The rows of ``model`` this transaction appended so far, written or not, in order."""
+    return [row.values for row in session.info.get(_ROWS, ()) if row.model is model]
+
+
+def write(session: Session, models: frozenset[Model] | None = None) -> None:
+    """Insert the buffered rows (of ``models``, or all), one executemany per table."""
+    current = _innermost(session)
+    pending: dict[Model, list[dict[str, Any]]] = defaultdict(list)
+    for row in session.info.get(_ROWS, ()):
+        if row.written_in is None and (models is None or row.model in models):
+            pending[row.model].append(row.values)
+            row.written_in = current
+    for model, rows in pending.items():
+        # The table, not the mapped class: a Core executemany, no ORM bulk-insert machinery.
+        session.execute(insert(cast(Table, model.__table__)), rows)
+
+
+def _pending_models(session: Session) -> frozenset[Model]:
+    return frozenset(row.model for row in session.info.get(_ROWS, ()) if row.written_in is None)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    # Objects first: a buffered row may name one (a receipt its source message).
+    session.flush()
+    write(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_query(state: ORMExecuteState) -> None:
+    pending = _pending_models(state.session)
+    if not pending:
+        return
+    mappers = state.all_mappers
+    if not mappers:
+        # A statement that names no entity (text, select_from a table) may read anything.
+        write(state.session)
+        return
+    touched = pending.intersection(mapper.class_ for mapper in mappers)
+    if touched:
+        write(state.session, touched)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    rows: list[_Row] = session.info.get(_ROWS, [])
+    rows[:] = [row for row in rows if not _within(row.transaction, previous_transaction)]
+    for row in rows:
+        # Written inside the savepoint on behalf of an outer transaction: the database undid
+        # the insert, the outer transaction still wants the row.
+        if _within(row.written_in, previous_transaction):
+            row.written_in = None
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_ROWS, None)
+
+
+def _innermost(session: Session) -> SessionTransaction:
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    return transaction if transaction is not None else session.begin()
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False

@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import Table, delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.ceb import codes
@@ -443,28 +443,32 @@ def _store_inventories(
 ) -> list[_Outcome]:
     if not new:
         return []
-    serials = iter(numbers.allocate(session, sum(current is None for *_, current in new)))
+    replaced = [current.id for *_, current in new if current is not None]
+    if replaced:
+        session.execute(delete(InventoryLine).where(InventoryLine.inventory_id.in_(replaced)))
+    reserved = iter(numbers.reserve_lists(session, len(new) - len(replaced)))
+    invt_serials: dict[int, int] = {}
     stored: list[tuple[CebEntity, Inventory, list[InventoryLine]]] = []
-    replaced: list[int] = []
     for entity, head_row, line_rows, current in new:
         declared = _declared_status(head_row["head"]) is ReturnStatus.ACCEPTED
         values = {
             **head_row,
+            **_UNDECIDED,
             "status": int(ReturnStatus.DECLARING if declared else ReturnStatus.STAGED),
             "status_at": now,
             "sender_code": sender,
             "message_id": message_id,
-            "invt_no": None,
-            "lane": None,
-            "match_deadline": None,
-            "inspection_state": "pending",
-            "full_tax": False,
             "updated_at": now,
         }
         if current is None:
+            numbered = next(reserved)
             inventory = Inventory(
-                **values, pre_no=numbers.pre_no(next(serials), now), created_at=now
+                **values,
+                id=numbered.inventory_id,
+                pre_no=numbers.pre_no(numbered.pre_serial, now),
+                created_at=now,
             )
+            invt_serials[inventory.id] = numbered.invt_serial
             session.add(inventory)
         else:
             # A resubmitted staged or rejected list is the same list: it keeps its row (and
@@ -472,32 +476,30 @@ def _store_inventories(
             inventory = current
             for name, value in values.items():
                 setattr(inventory, name, value)
-            replaced.append(current.id)
-        stored.append((entity, inventory, [InventoryLine(**row) for row in line_rows]))
-    if replaced:
-        session.execute(delete(InventoryLine).where(InventoryLine.inventory_id.in_(replaced)))
-    session.flush()
+        lines = [InventoryLine(**row, inventory_id=inventory.id) for row in line_rows]
+        stored.append((entity, inventory, lines))
     outcomes: list[_Outcome] = []
     declared_lists: list[tuple[Inventory, list[InventoryLine]]] = []
     for entity, inventory, lines in stored:
-        for line in lines:
-            line.inventory_id = inventory.id
         if inventory.status == ReturnStatus.STAGED:
             outcomes.append(_list_outcome(entity, inventory, ReturnStatus.STAGED, "暂存"))
         else:
             declared_lists.append((inventory, lines))
-    # Nothing needs to reach the database until the whole batch is judged: one flush at the
-    # end sends the receipts, audit entries and events of every list together.
+    # The lists are judged before they are stored: each goes into the database once, at its
+    # final status, and the whole message's lists in one executemany.
     with session.no_autoflush:
-        waiting = settle_many(session, spec.direction.value, declared_lists, at=now)
+        waiting = settle_many(
+            session, spec.direction.value, declared_lists, at=now, serials=invt_serials
+        )
         for inventory in waiting:
             inventory.match_deadline = now + match_wait
             lifecycle.issue_list_receipt(
                 session, inventory, ReturnStatus.DECLARING, "申报中: 等待三单对碰", now
             )
+    session.flush()
     # Lines go in as one executemany (taxes were set on them while judging the lists).
     session.execute(
-        insert(InventoryLine),
+        insert(_LINE_TABLE),
         [
             {column: getattr(line, column) for column in _LINE_COLUMNS}
             for _, _, lines in stored
@@ -507,6 +509,24 @@ def _store_inventories(
     return outcomes
 
 
+# What customs has not decided about a list yet, named so that every list of a message is
+# inserted with the same columns (one executemany).
+_UNDECIDED: dict[str, Any] = {
+    "invt_no": None,
+    "lane": None,
+    "match_deadline": None,
+    "sla_deadline": None,
+    "inspection_state": "pending",
+    "claimed_by": None,
+    "claimed_at": None,
+    "quota_charged": None,
+    "customs_tax": None,
+    "vat": None,
+    "consumption_tax": None,
+    "full_tax": False,
+    "released_at": None,
+}
+_LINE_TABLE = cast(Table, InventoryLine.__table__)
 _LINE_COLUMNS = [c.key for c in InventoryLine.__table__.columns if c.key != "id"]
 
 
@@ -533,8 +553,12 @@ def settle_many(
     lists: Sequence[tuple[Inventory, Sequence[InventoryLine]]],
     *,
     at: datetime,
+    serials: Mapping[int, int] | None = None,
 ) -> list[Inventory]:
-    """三单对碰 for a batch of declared lists; returns those still waiting for a partner."""
+    """三单对碰 for a batch of declared lists; returns those still waiting for a partner.
+
+    ``serials`` are invtNo serials reserved for some of the lists (by inventory id).
+    """
     if not lists:
         return []
     partners = matching.Partners.load(session, direction, [inventory for inventory, _ in lists])
@@ -556,9 +580,11 @@ def settle_many(
             )
         else:
             accepted.append((inventory, lines))
-    serials = iter(numbers.allocate(session, len(accepted)))
+    reserved = serials or {}
+    fresh = iter(numbers.allocate(session, sum(i.id not in reserved for i, _ in accepted)))
     for inventory, lines in accepted:
-        lifecycle.accept(session, inventory, lines, at=at, serial=next(serials))
+        serial = reserved[inventory.id] if inventory.id in reserved else next(fresh)
+        lifecycle.accept(session, inventory, lines, at=at, serial=serial)
     return waiting
 
 

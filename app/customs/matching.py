@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.ceb.catalogue import DocKind
@@ -50,25 +50,30 @@ class Partners:
 
     @classmethod
     def load(cls, session: Session, direction: str, inventories: Sequence[Inventory]) -> "Partners":
-        """Three queries for the whole batch, however many lists it has."""
+        """One query for the whole batch, however many lists it has."""
         orders = {f"{i.ebp_code}|{i.order_no}" for i in inventories}
         waybills = {f"{i.logistics_code}|{i.logistics_no}" for i in inventories}
         found = cls()
-        for kind, column, keys, into in (
-            (DocKind.ORDER, Document.business_key, orders, found.orders),
-            (DocKind.PAYMENT, Document.ref_key, orders, found.payments),
-            (DocKind.LOGISTICS, Document.business_key, waybills, found.waybills),
+        into = {
+            DocKind.ORDER.value: found.orders,
+            DocKind.PAYMENT.value: found.payments,
+            DocKind.LOGISTICS.value: found.waybills,
+        }
+        for document in session.scalars(
+            select(Document).where(
+                Document.direction == direction,
+                Document.status == int(ReturnStatus.ACCEPTED),
+                # Each branch is an index scan (the business key, the money documents' ref).
+                or_(
+                    (Document.kind == DocKind.ORDER.value) & Document.business_key.in_(orders),
+                    (Document.kind == DocKind.PAYMENT.value) & Document.ref_key.in_(orders),
+                    (Document.kind == DocKind.LOGISTICS.value)
+                    & Document.business_key.in_(waybills),
+                ),
+            )
         ):
-            for document in session.scalars(
-                select(Document).where(
-                    Document.kind == kind.value,
-                    Document.direction == direction,
-                    Document.status == int(ReturnStatus.ACCEPTED),
-                    column.in_(keys),
-                )
-            ):
-                key = document.ref_key if kind is DocKind.PAYMENT else document.business_key
-                into[key or ""] = document
+            key = document.ref_key if document.kind == DocKind.PAYMENT.value else None
+            into[document.kind][key or document.business_key] = document
         return found
 
 

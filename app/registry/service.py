@@ -244,18 +244,18 @@ def list_principals(session: Session) -> Sequence[Principal]:
 def authenticate(session: Session, *, key: str) -> Caller | None:
     """The caller a key belongs to, or None for an unknown, revoked or deactivated key."""
     row = session.execute(
-        select(ApiKey, Principal)
+        select(ApiKey, Principal, Enterprise)
         .join(Principal, Principal.id == ApiKey.principal_id)
+        .outerjoin(Enterprise, Enterprise.code == Principal.enterprise_code)
         .where(ApiKey.key_hash == hash_api_key(key))
     ).first()
     if row is None:
         return None
-    api_key, principal = row
+    api_key, principal, enterprise = row
     if api_key.revoked_at is not None or not principal.active:
         return None
     roles: frozenset[str] = frozenset()
     if principal.enterprise_code is not None:
-        enterprise = session.get(Enterprise, principal.enterprise_code)
         if enterprise is None or not enterprise.active:
             return None
         roles = frozenset(enterprise.roles)

@@ -31,15 +31,26 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 _bearer = HTTPBearer(auto_error=False, description="API key issued by the registry")
 
 
-def get_caller(
-    session: SessionDep,
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def get_caller(session: SessionDep, settings: SettingsDep, credentials: CredentialsDep) -> Caller:
     """The authenticated principal; 401 for a missing, unknown or revoked key."""
+    return caller_of(session, settings, credentials)
+
+
+def api_key_of(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The bearer key sent, or 401 before anything else is read or looked up."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
-    key = credentials.credentials
+    return credentials.credentials
+
+
+def caller_of(
+    session: Session, settings: Settings, credentials: HTTPAuthorizationCredentials | None
+) -> Caller:
+    """``get_caller`` for an endpoint that opens its own session (one worker thread)."""
+    key = api_key_of(credentials)
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
         return Caller(principal_id=None, kind=PrincipalKind.ADMIN, name="bootstrap admin")

@@ -20,6 +20,17 @@ def test_metrics_are_prometheus_text(client: TestClient) -> None:
     assert "sw_http_requests_total" in response.text
 
 
+def test_requests_are_counted_by_route_template_and_status(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    client.get("/api/v1/enterprises/NOSUCHCODE0", headers=admin)
+    client.get("/no/such/path")
+    text = client.get("/metrics").text
+    assert 'sw_http_requests_total{method="GET",route="/enterprises/{code}",status="404"}' in text
+    assert 'sw_http_requests_total{method="GET",route="unmatched",status="404"}' in text
+    assert 'sw_http_request_seconds_count{method="GET",route="/enterprises/{code}"}' in text
+
+
 def test_openapi_documents_the_error_shape(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     responses = spec["paths"]["/api/v1/enterprises"]["post"]["responses"]

@@ -181,8 +181,8 @@ class Fuzzer:
         callers = CALLERS[operation.label]
         if mode is GenerationMode.NEGATIVE:
             callers = (*callers, GENERATED_AUTH)
-        seeded = {
-            parameter.name: st.one_of(st.sampled_from(values), st.none())
+        seeded_ids = {
+            parameter.name: values
             for parameter in operation.path_parameters
             if (values := self.world.values_for(operation.path, parameter.name))
         }
@@ -196,16 +196,23 @@ class Fuzzer:
         @given(
             case=operation.as_strategy(generation_mode=mode),
             caller=st.sampled_from(callers),
-            ids=st.fixed_dictionaries(seeded) if mode is GenerationMode.POSITIVE else st.just({}),
+            data=st.data(),
         )
-        def fuzz(case: schemathesis.Case, caller: str, ids: dict[str, str | None]) -> None:
+        def fuzz(case: schemathesis.Case, caller: str, data: st.DataObject) -> None:
             if caller != GENERATED_AUTH:
                 case.headers = {**(case.headers or {}), **self.world.callers[caller]}
                 if caller == "anonymous":
                     case.headers.pop("Authorization", None)
-            for name, value in ids.items():
-                if value is not None:
-                    case.path_parameters = {**(case.path_parameters or {}), name: value}
+            if mode is GenerationMode.POSITIVE:
+                # Mostly names of things that exist, so the case gets past "not found".
+                for name, values in seeded_ids.items():
+                    if value := data.draw(st.one_of(st.sampled_from(values), st.none())):
+                        case.path_parameters = {**(case.path_parameters or {}), name: value}
+                if isinstance(case.body, dict):
+                    for name in case.body.keys() & self.world.body_values.keys():
+                        values = self.world.body_values[name]
+                        if value := data.draw(st.one_of(st.sampled_from(values), st.none())):
+                            case.body = {**case.body, name: value}
             if self.check(f"{operation.label} as {caller}", case):
                 self.succeeded.add(operation.label)
 

@@ -28,6 +28,8 @@ CUSTOMS_CODE = "4900"
 class World:
     callers: dict[str, Headers]
     path_values: dict[str, list[str]]
+    # Values for top-level body fields of the same name.
+    body_values: dict[str, list[str]]
 
     def values_for(self, path: str, parameter: str) -> list[str]:
         """Seeded values of a path parameter (filing ids name two kinds of filing)."""
@@ -174,5 +176,14 @@ def seed_world(
             "certificate_id": [certificate["id"]],
             "subscriber_code": [EBC],
             "subscription_id": [str(subscription["id"])],
+        },
+        body_values={
+            "invt_no": [released["invt_no"], held["invt_no"]],
+            "account_holder": [EBC],
+            "bank_code": [BANK],
+            "subscriber_code": [EBC, BYSTANDER],
+            "enterprise_code": [AGENT],
+            "customs_code": [CUSTOMS_CODE],
+            "hs_code": ["6911101900", "3304990099"],
         },
     )

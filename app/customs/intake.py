@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Table, delete, insert, select, tuple_
+from sqlalchemy import Table, bindparam, delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.ceb import codes
@@ -383,6 +383,17 @@ def _cop_no(head: Mapping[str, str]) -> str:
     return head.get("copNo") or f"~{head['ebpCode']}/{head['orderNo']}"
 
 
+# Built once: the window runs it for every message of lists.
+_STORED_LISTS = (
+    select(Inventory)
+    .where(
+        Inventory.direction == bindparam("direction"),
+        tuple_(Inventory.agent_code, Inventory.cop_no).in_(bindparam("keys", expanding=True)),
+    )
+    .with_for_update()
+)
+
+
 def _inventories(
     session: Session,
     spec: MessageSpec,
@@ -395,14 +406,7 @@ def _inventories(
     keys = [(e.head["agentCode"], _cop_no(e.head)) for e, _ in entities]
     existing = {
         (inv.agent_code, inv.cop_no): inv
-        for inv in session.scalars(
-            select(Inventory)
-            .where(
-                Inventory.direction == spec.direction.value,
-                tuple_(Inventory.agent_code, Inventory.cop_no).in_(keys),
-            )
-            .with_for_update()
-        )
+        for inv in session.scalars(_STORED_LISTS, {"direction": spec.direction.value, "keys": keys})
     }
     outcomes: list[_Outcome] = []
     new: list[tuple[CebEntity, dict[str, Any], list[dict[str, Any]], Inventory | None]] = []

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from app.ceb.catalogue import DocKind
@@ -40,6 +40,22 @@ def payment_ref(head: Mapping[str, str]) -> str:
     return f"{head.get('ebpCode', '')}|{head.get('orderNo', '')}"
 
 
+# Built once (the window runs it for every message of lists). Each branch of the OR is an
+# index scan: the business key, or the order a money document pays for.
+_PARTNERS = select(Document).where(
+    Document.direction == bindparam("direction"),
+    Document.status == int(ReturnStatus.ACCEPTED),
+    or_(
+        (Document.kind == DocKind.ORDER.value)
+        & Document.business_key.in_(bindparam("orders", expanding=True)),
+        (Document.kind == DocKind.PAYMENT.value)
+        & Document.ref_key.in_(bindparam("orders", expanding=True)),
+        (Document.kind == DocKind.LOGISTICS.value)
+        & Document.business_key.in_(bindparam("waybills", expanding=True)),
+    ),
+)
+
+
 @dataclass
 class Partners:
     """The declared orders, money documents and waybills of a batch of lists, by their keys."""
@@ -60,17 +76,7 @@ class Partners:
             DocKind.LOGISTICS.value: found.waybills,
         }
         for document in session.scalars(
-            select(Document).where(
-                Document.direction == direction,
-                Document.status == int(ReturnStatus.ACCEPTED),
-                # Each branch is an index scan (the business key, the money documents' ref).
-                or_(
-                    (Document.kind == DocKind.ORDER.value) & Document.business_key.in_(orders),
-                    (Document.kind == DocKind.PAYMENT.value) & Document.ref_key.in_(orders),
-                    (Document.kind == DocKind.LOGISTICS.value)
-                    & Document.business_key.in_(waybills),
-                ),
-            )
+            _PARTNERS, {"direction": direction, "orders": list(orders), "waybills": list(waybills)}
         ):
             key = document.ref_key if document.kind == DocKind.PAYMENT.value else None
             into[document.kind][key or document.business_key] = document

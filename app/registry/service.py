@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -122,13 +122,15 @@ def update_enterprise(
     return enterprise
 
 
+# Built once, like _KEY_LOOKUP: the window runs it for every message.
+_ROLES = select(Enterprise.code, Enterprise.roles).where(
+    Enterprise.code.in_(bindparam("codes", expanding=True)), Enterprise.active.is_(True)
+)
+
+
 def enterprises_with_roles(session: Session, *, codes: set[str]) -> dict[str, frozenset[str]]:
     """Roles of the active enterprises among ``codes`` (absent codes are not registered)."""
-    rows = session.execute(
-        select(Enterprise.code, Enterprise.roles).where(
-            Enterprise.code.in_(codes), Enterprise.active.is_(True)
-        )
-    )
+    rows = session.execute(_ROLES, {"codes": list(codes)})
     return {code: frozenset(roles) for code, roles in rows}
 
 
@@ -241,14 +243,18 @@ def list_principals(session: Session) -> Sequence[Principal]:
     ).all()
 
 
+# Built once: every request runs them, and building a statement costs more than running it.
+_KEY_LOOKUP = (
+    select(ApiKey, Principal, Enterprise)
+    .join(Principal, Principal.id == ApiKey.principal_id)
+    .outerjoin(Enterprise, Enterprise.code == Principal.enterprise_code)
+    .where(ApiKey.key_hash == bindparam("key_hash"))
+)
+
+
 def authenticate(session: Session, *, key: str) -> Caller | None:
     """The caller a key belongs to, or None for an unknown, revoked or deactivated key."""
-    row = session.execute(
-        select(ApiKey, Principal, Enterprise)
-        .join(Principal, Principal.id == ApiKey.principal_id)
-        .outerjoin(Enterprise, Enterprise.code == Principal.enterprise_code)
-        .where(ApiKey.key_hash == hash_api_key(key))
-    ).first()
+    row = session.execute(_KEY_LOOKUP, {"key_hash": hash_api_key(key)}).first()
     if row is None:
         return None
     api_key, principal, enterprise = row

@@ -336,14 +336,9 @@ def _store_accepted(session: Session, submission: _Submission) -> RawMessage | R
     raw = _raw(submission, "accepted", 200, None)
     # The unique index decides, also for two copies racing: the later one waits for the
     # earlier transaction, then inserts nothing, after which the earlier copy is visible.
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     inserted = session.scalar(
-        dialect_insert(_RAW_TABLE)
-        .values({column: getattr(raw, column) for column in _RAW_COLUMNS})
-        .on_conflict_do_nothing(
-            index_elements=["sender_code", "guid"], index_where=text("outcome = 'accepted'")
-        )
-        .returning(_RAW_TABLE.c.id)
+        _STORE_ACCEPTED[session.get_bind().dialect.name],
+        {column: getattr(raw, column) for column in _RAW_COLUMNS},
     )
     if inserted is not None:
         return raw
@@ -369,6 +364,15 @@ def _store_accepted(session: Session, submission: _Submission) -> RawMessage | R
 
 _RAW_TABLE = cast(Table, RawMessage.__table__)
 _RAW_COLUMNS = [column.key for column in _RAW_TABLE.columns]
+# Built once per dialect: building the statement would cost more than running it.
+_STORE_ACCEPTED = {
+    name: dialect_insert(_RAW_TABLE)
+    .on_conflict_do_nothing(
+        index_elements=["sender_code", "guid"], index_where=text("outcome = 'accepted'")
+    )
+    .returning(_RAW_TABLE.c.id)
+    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 
 
 def _answer(session: Session, message_id: UUID, receipt_type: str, sender: str) -> list[Receipt]:

@@ -14,7 +14,7 @@ import traceback
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar, cast
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,6 +54,18 @@ class Event(BaseModel):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         Event.types[cls.__name__] = cls
+
+    @classmethod
+    def trusted(cls, **values: Any) -> Self:
+        """The event from values our own code already typed, unvalidated (hot paths).
+
+        Validating each list's events was a third of a 100-list message's CPU. A wrong value
+        is not lost: the relay validates the stored payload before any handler sees it.
+        """
+        # Given here: pydantic inspects a default factory's signature on every construct.
+        values.setdefault("event_id", uuid4())
+        values.setdefault("occurred_at", utcnow())
+        return cast(Self, cls.model_construct(**values))
 
 
 class OutboxMessage(Base):

@@ -92,7 +92,7 @@ def transition(
         issue_tax_bill(session, inventory, at)
     outbox.publish(
         session,
-        InventoryStatusChanged(
+        InventoryStatusChanged.trusted(
             inventory_id=inventory.id,
             invt_no=inventory.invt_no,
             direction=inventory.direction,
@@ -264,7 +264,7 @@ def accept(
     transition(session, inventory, S.ACCEPTED, actor="system", reason="三单对碰通过", at=at)
     outbox.publish(
         session,
-        InventoryAccepted(
+        InventoryAccepted.trusted(
             inventory_id=inventory.id,
             invt_no=inventory.invt_no,
             direction=inventory.direction,
@@ -277,7 +277,7 @@ def accept(
             currency=inventory.currency,
             goods_value=inventory.goods_value,
             lines=[
-                InventoryLineFacts(
+                InventoryLineFacts.model_construct(
                     gnum=line.gnum,
                     gcode=line.gcode,
                     gname=line.gname,

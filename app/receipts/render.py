@@ -10,6 +10,7 @@ from lxml import etree
 from app.ceb.catalogue import NS, RECEIPTS, TAX_HEAD_FIELDS, TAX_LINE_FIELDS
 from app.ceb.times import return_time
 from app.receipts.models import Receipt
+from app.receipts.schemas import ReceiptContent
 
 # A receipt message carries at most 100 entities (every *Return maxOccurs in the XSD).
 MAX_ENTITIES = 100
@@ -19,7 +20,7 @@ def _q(name: str) -> str:
     return f"{{{NS}}}{name}"
 
 
-def _entity(receipt: Receipt) -> dict[str, str]:
+def _entity(receipt: ReceiptContent) -> dict[str, str]:
     values = {k: str(v) for k, v in receipt.fields.items() if v is not None}
     values["returnStatus"] = str(receipt.return_status)
     values["returnTime"] = return_time(receipt.returned_at)
@@ -27,7 +28,7 @@ def _entity(receipt: Receipt) -> dict[str, str]:
     return values
 
 
-def message_element(message_type: str, receipts: Sequence[Receipt]) -> etree._Element:
+def message_element(message_type: str, receipts: Sequence[ReceiptContent]) -> etree._Element:
     """One ``CEBnnnMessage`` holding the receipts (all of that type, at most 100)."""
     root = etree.Element(
         _q(f"{message_type}Message"),
@@ -54,7 +55,7 @@ def message_element(message_type: str, receipts: Sequence[Receipt]) -> etree._El
     return root
 
 
-def _tax_bill(root: etree._Element, receipt: Receipt) -> None:
+def _tax_bill(root: etree._Element, receipt: ReceiptContent) -> None:
     tax = etree.SubElement(root, _q("Tax"))
     head = dict(receipt.fields["head"], returnTime=return_time(receipt.returned_at))
     head_element = etree.SubElement(tax, _q("TaxHeadRd"))
@@ -94,7 +95,7 @@ SUMMARY_HEAD_FIELDS: tuple[tuple[str, bool], ...] = (
 SUMMARY_LINE_FIELDS = ("invtNo", "logisticsNo", "gseqno", "gnum", "gcode")
 
 
-def _summary_results(root: etree._Element, receipt: Receipt) -> None:
+def _summary_results(root: etree._Element, receipt: ReceiptContent) -> None:
     for result in receipt.fields["results"]:
         entity = etree.SubElement(root, _q("SummaryResult"))
         head = etree.SubElement(entity, _q("SummaryResultHead"))
@@ -107,7 +108,7 @@ def _summary_results(root: etree._Element, receipt: Receipt) -> None:
                 etree.SubElement(line_element, _q(name)).text = str(line[name])
 
 
-def messages(receipts: Sequence[Receipt]) -> list[etree._Element]:
+def messages(receipts: Sequence[ReceiptContent]) -> list[etree._Element]:
     """Receipts grouped into standard messages: one per type and per 100 entities."""
     out: list[etree._Element] = []
     for message_type, group in groupby(receipts, key=lambda r: r.message_type):

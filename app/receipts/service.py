@@ -9,11 +9,12 @@ from sqlalchemy.orm import Session
 
 from app import rowbuffer
 from app.receipts.models import Receipt
-from app.receipts.schemas import ReceiptDraft
+from app.receipts.schemas import IssuedReceipt, ReceiptDraft
 
 # The window names the message being handled here, so that receipts issued deep inside
 # customs (a transition, a re-match) are attributed to it and answered synchronously.
 SOURCE_MESSAGE = "source_message_id"
+_RETURN_INFO_MAX = 5000  # the column's length
 
 
 def issue(
@@ -35,7 +36,7 @@ def issue(
                 "doc_kind": d.doc_kind,
                 "doc_key": d.doc_key,
                 "return_status": d.return_status,
-                "return_info": d.return_info,
+                "return_info": d.return_info[:_RETURN_INFO_MAX],
                 "returned_at": at,
                 "fields": d.fields,
                 "source_message_id": source,
@@ -46,13 +47,19 @@ def issue(
 
 def issued(
     session: Session, *, message_id: UUID, message_type: str | None = None, recipient_code: str
-) -> list[Receipt]:
+) -> list[IssuedReceipt]:
     """The receipts this transaction issued for a message, from memory (ids not yet known).
 
     With a type, only that type: the synchronous answer to the sender (see ``for_message``).
     """
     return [
-        Receipt(**values)
+        IssuedReceipt(
+            values["message_type"],
+            values["return_status"],
+            values["return_info"],
+            values["returned_at"],
+            values["fields"],
+        )
         for values in rowbuffer.added(session, Receipt)
         if values["source_message_id"] == message_id
         and values["recipient_code"] == recipient_code

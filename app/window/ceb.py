@@ -13,7 +13,9 @@ _CEB = f"{{{NS}}}"
 
 
 def local(tag: object) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    # Comments and processing instructions have no string tag. Plain string work: QName
+    # objects for every field of every entity were a tenth of a 100-list message's CPU.
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -13,7 +14,7 @@ from app.deps import CallerDep, CredentialsDep, SessionDep, SettingsDep, api_key
 from app.errors import PayloadTooLarge
 from app.receipts import render
 from app.receipts import service as receipts_service
-from app.receipts.models import Receipt
+from app.receipts.schemas import ReceiptContent
 from app.responses import error_responses
 from app.window import service
 from app.window.json_mirror import from_xml
@@ -53,7 +54,7 @@ def wants_json(request: Request) -> bool:
     return "json" in request.headers.get("content-type", "").lower()
 
 
-def _reply_body(receipts: list[Receipt], as_json: bool) -> Response:
+def _reply_body(receipts: Sequence[ReceiptContent], as_json: bool) -> Response:
     """The receipts of one submission: one standard message (a submission has ≤ 100 entities)."""
     messages = render.messages(receipts)
     if len(messages) != 1:
@@ -63,7 +64,9 @@ def _reply_body(receipts: list[Receipt], as_json: bool) -> Response:
     return Response(render.to_bytes(messages[0]), media_type=XML)
 
 
-def _batch_body(receipts: list[Receipt], as_json: bool, next_after: int | None) -> Response:
+def _batch_body(
+    receipts: Sequence[ReceiptContent], as_json: bool, next_after: int | None
+) -> Response:
     """Receipts of several types: a batch of standard messages and the next-page cursor."""
     messages = render.messages(receipts)
     if as_json:

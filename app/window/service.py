@@ -7,7 +7,7 @@ in this same transaction → the receipts it produced.
 """
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +28,7 @@ from app.customs.schemas import SignatureCheck
 from app.errors import Conflict
 from app.receipts import service as receipts_service
 from app.receipts.models import Receipt
-from app.receipts.schemas import ReceiptDraft
+from app.receipts.schemas import ReceiptContent, ReceiptDraft
 from app.registry import service as registry_service
 from app.window import ceb, signature
 from app.window.json_mirror import JsonMirrorError, child_order, parse_json, to_xml
@@ -53,7 +53,7 @@ class Reply:
     """What the window answers: the receipts of this submission, or why it was refused."""
 
     status_code: int
-    receipts: list[Receipt] = field(default_factory=list)
+    receipts: Sequence[ReceiptContent] = field(default_factory=list)
     error: tuple[str, str] | None = None
     replayed: bool = False
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -47,9 +47,14 @@ def round_fen(value: Decimal) -> Decimal:
 
 def rates_for(session: Session, gcodes: Sequence[str]) -> dict[str, Rates]:
     """The rates of each HS code: the longest matching prefix in the rate table."""
+    # Only the rows that can match (a tariff has thousands): every prefix of every code.
+    prefixes = {gcode[:length] for gcode in gcodes for length in range(len(gcode) + 1)}
     table = {
         row.hs_prefix: Rates(row.duty_rate, row.vat_rate, row.consumption_rate)
-        for row in session.scalars(select(TaxRate))
+        for row in session.scalars(
+            select(TaxRate).where(TaxRate.hs_prefix.in_(bindparam("prefixes", expanding=True))),
+            {"prefixes": sorted(prefixes)},
+        )
     }
     found: dict[str, Rates] = {}
     for gcode in gcodes:

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.admin_router import router as admin_router
@@ -104,7 +105,14 @@ def _install_error_handlers(app: FastAPI) -> None:
             {"Retry-After": str(RETRY_AFTER_S)},
         )
 
+    async def client_gone(_: Request, exc: Exception) -> Response:
+        # The client hung up while sending its body: nothing was stored and nobody listens.
+        # An answer (the server discards it) instead of an "Exception in ASGI application".
+        log.info("client disconnected before its request was read")
+        return Response(status_code=400)
+
     app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(OperationalError, database_unavailable)

@@ -2,6 +2,7 @@
 
 import threading
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 
@@ -89,3 +90,43 @@ def test_an_exhausted_connection_pool_is_503_not_500(client: TestClient) -> None
         client.app.state.sessionmaker = working
     assert response.status_code == 503
     assert response.headers["Retry-After"]
+
+
+def test_a_client_that_hangs_up_mid_body_is_let_go_quietly(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    """No "Exception in ASGI application": the request ends with an answer nobody reads."""
+    sent: list[dict[str, object]] = []
+    chunks = iter(
+        [
+            {"type": "http.request", "body": b"<ceb:CEB303Message", "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+
+    async def receive() -> dict[str, object]:
+        return next(chunks)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/messages",
+        "raw_path": b"/api/v1/messages",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/xml"),
+            (b"authorization", admin["Authorization"].encode()),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    anyio.run(client.app, scope, receive, send)
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 400

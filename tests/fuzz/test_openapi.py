@@ -13,7 +13,6 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
@@ -169,6 +168,8 @@ def send(client: TestClient, case: schemathesis.Case) -> httpx.Response:
 
 
 class Fuzzer:
+    """Runs the cases of each operation and keeps the tally and the first failure of each kind."""
+
     def __init__(self, client: TestClient, world: World) -> None:
         self.client = client
         self.world = world
@@ -177,7 +178,7 @@ class Fuzzer:
         self.failures: dict[tuple[str, str], str] = {}
         self.nothing_to_negate: list[str] = []
 
-    def run(self, operation: Any, mode: GenerationMode) -> None:
+    def run(self, operation: schemathesis.APIOperation, mode: GenerationMode) -> None:
         callers = CALLERS[operation.label]
         if mode is GenerationMode.NEGATIVE:
             callers = (*callers, GENERATED_AUTH)
@@ -251,7 +252,7 @@ class Fuzzer:
 def test_every_operation_answers_its_callers_within_its_schema(
     client: TestClient, world: World, backend: str, fuzz_tally: Tally
 ) -> None:
-    schema = schemathesis.openapi.from_dict(client.app.openapi())  # type: ignore[attr-defined]
+    schema = schemathesis.openapi.from_dict(client.app.openapi())
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.label for op in operations} == set(CALLERS)
     operations.sort(key=lambda op: op.label in RUN_LAST)

@@ -1,5 +1,6 @@
 """Customs use cases: lanes, joint release, officers' decisions, rules, what others may read."""
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -609,7 +610,7 @@ RELEASED = (int(S.RELEASED), int(S.CLOSED))
 def trade_list(session: Session, *, invt_no: str) -> TradeListRead | None:
     """A list with its lines and money documents, as banks' checks need it (any status)."""
     inventory = session.scalars(select(Inventory).where(Inventory.invt_no == invt_no)).first()
-    return None if inventory is None else _trade_list(session, inventory)
+    return None if inventory is None else _trade_lists(session, [inventory])[0]
 
 
 def released_trade_lists(
@@ -640,24 +641,54 @@ def released_trade_lists(
         query = query.where(Inventory.released_at >= released_from)
     if released_to:
         query = query.where(Inventory.released_at < released_to)
-    return [_trade_list(session, inventory) for inventory in session.scalars(query)]
+    return _trade_lists(session, list(session.scalars(query)))
 
 
-def _trade_list(session: Session, inventory: Inventory) -> TradeListRead:
-    money = session.scalars(
-        select(Document).where(
-            Document.kind == "payment",
-            Document.direction == inventory.direction,
-            Document.ref_key == f"{inventory.ebp_code}|{inventory.order_no}",
+def _trade_lists(session: Session, inventories: Sequence[Inventory]) -> list[TradeListRead]:
+    """Each list with its order, money documents and lines: three queries for the page."""
+    if not inventories:
+        return []
+    order_keys = {f"{i.ebp_code}|{i.order_no}" for i in inventories}
+    payments: dict[tuple[str, str], list[Document]] = defaultdict(list)
+    orders: dict[tuple[str, str], Document] = {}
+    for document in session.scalars(
+        select(Document)
+        .where(
+            or_(
+                (Document.kind == "payment") & Document.ref_key.in_(order_keys),
+                (Document.kind == "order") & Document.business_key.in_(order_keys),
+            )
         )
-    ).all()
-    order = session.scalars(
-        select(Document).where(
-            Document.kind == "order",
-            Document.direction == inventory.direction,
-            Document.business_key == f"{inventory.ebp_code}|{inventory.order_no}",
+        .order_by(Document.id)
+    ):
+        if document.kind == "payment":
+            payments[(document.direction, document.ref_key or "")].append(document)
+        else:
+            orders.setdefault((document.direction, document.business_key), document)
+    lines: dict[int, list[InventoryLine]] = defaultdict(list)
+    for line in session.scalars(
+        select(InventoryLine)
+        .where(InventoryLine.inventory_id.in_([i.id for i in inventories]))
+        .order_by(InventoryLine.inventory_id, InventoryLine.gnum)
+    ):
+        lines[line.inventory_id].append(line)
+    return [
+        _trade_list(
+            inventory,
+            orders.get((inventory.direction, f"{inventory.ebp_code}|{inventory.order_no}")),
+            payments[(inventory.direction, f"{inventory.ebp_code}|{inventory.order_no}")],
+            lines[inventory.id],
         )
-    ).first()
+        for inventory in inventories
+    ]
+
+
+def _trade_list(
+    inventory: Inventory,
+    order: Document | None,
+    money: Sequence[Document],
+    lines: Sequence[InventoryLine],
+) -> TradeListRead:
     return TradeListRead.model_validate(
         {
             "id": inventory.id,
@@ -683,7 +714,7 @@ def _trade_list(session: Session, inventory: Inventory) -> TradeListRead:
                     "currency": line.currency,
                     "total_price": line.total_price,
                 }
-                for line in lifecycle.lines_of(session, inventory)
+                for line in lines
             ],
             "order": order.head if order else None,
             "payments": [doc.head for doc in money],

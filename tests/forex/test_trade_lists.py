@@ -4,6 +4,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
 
 from tests.forex.conftest import BANK, EXPORT_EBC, IMPORT_EBC, OTHER_BANK, ExportStory
 
@@ -137,3 +138,43 @@ def test_personal_data_is_masked_for_banks(
     assert payment["payerIdNumber"] == "**************1234"
     assert payment["payerName"] == "张*"
     assert "430102199001011234" not in str(view)
+
+
+def test_a_page_carries_each_lists_own_documents_in_a_fixed_number_of_queries(
+    client: TestClient,
+    register: Callable[..., Headers],
+    banks: dict[str, Headers],
+    mandate: Callable[..., None],
+    trade_list: Callable[..., str],
+) -> None:
+    register(EXPORT_EBC, "ebc")
+    register(IMPORT_EBC, "ebc")
+    mandate(EXPORT_EBC, BANK)
+    mandate(IMPORT_EBC, BANK)
+    statements: list[str] = []
+    app_engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+
+    @event.listens_for(app_engine, "before_cursor_execute")
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def page_statements() -> int:
+        statements.clear()
+        assert client.get("/api/v1/forex/trade-lists", headers=banks[BANK]).status_code == 200
+        return sum(s.lstrip().upper().startswith("SELECT") for s in statements)
+
+    first = trade_list(payments=[{"payNo": "PAY-FIRST"}])
+    one_list = page_statements()
+    assert one_list > 0
+    made = [first] + [
+        trade_list(direction="I", ebc=IMPORT_EBC, payments=[{"payNo": f"PAY-{n}"}])
+        for n in range(4)
+    ]
+    assert page_statements() == one_list, "a page's queries do not grow with its lists"
+
+    page = client.get("/api/v1/forex/trade-lists", headers=banks[BANK]).json()["trade_lists"]
+    assert [t["invt_no"] for t in page] == made
+    for view, pay_no in zip(page, ["PAY-FIRST", "PAY-0", "PAY-1", "PAY-2", "PAY-3"], strict=True):
+        assert view["order"]["orderNo"] == f"ORD-{view['invt_no']}"
+        assert [m["payNo"] for m in view["money_documents"]] == [pay_no]
+        assert len(view["lines"]) == 2

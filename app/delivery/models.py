@@ -19,7 +19,7 @@ class Channel(Base):
     body_format: Mapped[str] = mapped_column(String(4))
     status: Mapped[str] = mapped_column(String(8))
     failed_at: Mapped[datetime | None]
-    # Receipts up to this id are already queued as items.
+    # Receipts up to this position (Receipt.position) are already queued as items.
     cursor: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     rotated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -68,7 +68,7 @@ class Copy(Base):
     subscriber_code: Mapped[str] = mapped_column(String(18), primary_key=True)
     # The returnStatus values copied; None copies every receipt.
     statuses: Mapped[list[int] | None] = mapped_column(JSONDoc)
-    # Receipts up to this id are already queued (or were before the copy was registered).
+    # Receipts up to this position are already queued (or were before the copy was registered).
     cursor: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

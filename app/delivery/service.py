@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 import httpx
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app import audit
@@ -205,6 +205,7 @@ def enqueue_and_send(
     results commit in their own short transactions, so none stays open across HTTP calls.
     """
     factory = sessionmaker(bind=session.get_bind(), expire_on_commit=False)
+    _publish_receipts(factory)
     with factory.begin() as tx:
         _enqueue(tx, now=now, policy=policy)
         _enqueue_copies(tx, now=now, policy=policy)
@@ -223,19 +224,28 @@ def enqueue_and_send(
     return delivered
 
 
+def _publish_receipts(factory: sessionmaker[Session]) -> None:
+    # Channels read by position like any feed. Each batch commits on its own, so that the
+    # publication lock is not held while every channel is queued; looping keeps the worker
+    # abreast of intake even when no enterprise polls.
+    while True:
+        with factory.begin() as tx:
+            if receipts_service.publish(tx) < receipts_service.PUBLISH_BATCH:
+                return
+
+
 def _enqueue(session: Session, *, now: datetime, policy: DeliverySettings) -> None:
     locked = select(Channel).order_by(Channel.enterprise_code).with_for_update(skip_locked=True)
     for channel in session.scalars(locked):
         if _callback_url(session, channel.enterprise_code) is None:
             continue
         while True:
-            receipts, more = receipts_service.page(
+            page = receipts_service.published_after(
                 session, recipient_code=channel.enterprise_code, after=channel.cursor, limit=500
             )
-            session.add_all(_item(receipt, now=now, policy=policy) for receipt in receipts)
-            if receipts:
-                channel.cursor = receipts[-1].id
-            if more is None:
+            session.add_all(_item(receipt, now=now, policy=policy) for receipt in page.receipts)
+            channel.cursor = page.cursor
+            if not page.more:
                 break
 
 
@@ -252,17 +262,16 @@ def _enqueue_copies(session: Session, *, now: datetime, policy: DeliverySettings
         if _callback_url(session, copy.subscriber_code) is None:
             continue
         while True:
-            receipts, more = receipts_service.page(
+            page = receipts_service.published_after(
                 session, recipient_code=copy.enterprise_code, after=copy.cursor, limit=500
             )
             session.add_all(
                 _item(receipt, now=now, policy=policy, copy_for=copy.subscriber_code)
-                for receipt in receipts
+                for receipt in page.receipts
                 if copy.statuses is None or receipt.return_status in copy.statuses
             )
-            if receipts:
-                copy.cursor = receipts[-1].id
-            if more is None:
+            copy.cursor = page.cursor
+            if not page.more:
                 break
 
 
@@ -428,11 +437,10 @@ def register_copy(
     copy = session.get(Copy, (enterprise_code, subscriber_code), with_for_update=True)
     if copy is None:
         # Only receipts issued after consent are copied, not the enterprise's history.
-        latest = session.scalar(select(func.max(Receipt.id))) or 0
         copy = Copy(
             enterprise_code=enterprise_code,
             subscriber_code=subscriber_code,
-            cursor=latest,
+            cursor=receipts_service.current_position(session, recipient_code=enterprise_code),
             created_at=now,
         )
         session.add(copy)

@@ -2,17 +2,32 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Index, Integer, String, Uuid
+from sqlalchemy import BigInteger, Index, Integer, Sequence, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONDoc, utcnow
+
+# The id's own sequence (BIGSERIAL) on PostgreSQL. Positions are drawn from it too, so a
+# position is greater than every id handed out before it: ids given out as cursors before
+# receipts had positions stay valid cursors (migration 0011 made the old ids positions).
+# It must keep CACHE 1 (the default): with a cache per connection, numbers drawn later by
+# another connection could be smaller, and positions would no longer rise with time.
+RECEIPT_NUMBERS = Sequence("receipt_id_seq")
 
 
 class Receipt(Base):
     """One 回执: a document's status change, addressed to one enterprise, in issue order."""
 
     __tablename__ = "receipt"
-    __table_args__ = (Index("ix_receipt_recipient_id", "recipient_code", "id"),)
+    __table_args__ = (
+        Index("ix_receipt_recipient_position", "recipient_code", "position"),
+        Index(
+            "ix_receipt_unpublished",
+            "id",
+            postgresql_where=text("position IS NULL"),
+            sqlite_where=text("position IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
@@ -27,3 +42,6 @@ class Receipt(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     source_message_id: Mapped[UUID | None] = mapped_column(Uuid, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where the receipt stands in its recipient's feed (the cursor of GET /receipts and of
+    # the push channels), in commit order; None until published (receipts_service.publish).
+    position: Mapped[int | None] = mapped_column(BigInteger)

@@ -124,7 +124,10 @@ def to_bytes(element: etree._Element) -> bytes:
 
 
 def as_json(receipt: Receipt) -> dict[str, Any]:
-    """The JSON mirror: the standard's element names, plus our cursor id and message type."""
+    """The JSON mirror: the standard's element names, plus our id, cursor and message type.
+
+    ``position`` is the receipt's place in its recipient's feed: ``after`` of GET /receipts.
+    """
     if receipt.message_type == "CEB816":
         head = dict(receipt.fields["head"], returnTime=return_time(receipt.returned_at))
         body: dict[str, Any] = {"Tax": {"TaxHeadRd": head, "TaxListRd": receipt.fields["lines"]}}
@@ -137,4 +140,9 @@ def as_json(receipt: Receipt) -> dict[str, Any]:
         }
     else:
         body = {RECEIPTS[receipt.message_type].entity: _entity(receipt)}
-    return {"id": receipt.id, "messageType": receipt.message_type, **body}
+    return {
+        "id": receipt.id,
+        "position": receipt.position,
+        "messageType": receipt.message_type,
+        **body,
+    }

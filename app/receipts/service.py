@@ -1,20 +1,27 @@
 """回执: every status change of a document becomes a receipt for the enterprise that sent it."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import SQLColumnExpression, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app import rowbuffer
-from app.receipts.models import Receipt
+from app.receipts.models import RECEIPT_NUMBERS, Receipt
 from app.receipts.schemas import IssuedReceipt, ReceiptDraft
 
 # The window names the message being handled here, so that receipts issued deep inside
 # customs (a transition, a re-match) are attributed to it and answered synchronously.
 SOURCE_MESSAGE = "source_message_id"
 _RETURN_INFO_MAX = 5000  # the column's length
+
+# Held by the one transaction that publishes, until it commits (PostgreSQL).
+_PUBLISH_LOCK_KEY = 7_310_004
+# Bounds the rows one publication updates, so the transaction holding the lock stays short.
+PUBLISH_BATCH = 1000
 
 
 def issue(
@@ -24,7 +31,7 @@ def issue(
     at: datetime,
     source_message_id: UUID | None = None,
 ) -> None:
-    """Persist receipts in the caller's transaction; their ids are the enterprise's cursor."""
+    """Persist receipts in the caller's transaction; readers see them once published."""
     source = source_message_id or session.info.get(SOURCE_MESSAGE)
     for d in drafts:
         rowbuffer.add(
@@ -88,19 +95,95 @@ def for_message(
     return session.scalars(query.order_by(Receipt.id)).all()
 
 
-def page(
-    session: Session, *, recipient_code: str, after: int, limit: int
-) -> tuple[Sequence[Receipt], int | None]:
-    """The recipient's receipts after a cursor, oldest first, and the cursor of the next page."""
+def publish(session: Session, *, wait: bool = False) -> int:
+    """Give committed receipts without a position the next positions, in id order.
+
+    Feeds are read by position, not id: an id is taken at INSERT but seen at COMMIT, and
+    writers commit in any order, so a reader past id 101 would never see a 100 that was
+    still committing. Positions are given by one transaction at a time, which holds the
+    lock until it commits, so they become visible in increasing order. A caller that does
+    not get the lock (another is publishing) publishes nothing and reads what is published:
+    a little behind, never past a gap; ``wait`` waits for the lock instead. Within a batch,
+    id order keeps each document's receipts in the order they were issued.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        if not _lock_publication(session, wait=wait):
+            return 0
+        position: SQLColumnExpression[int] = RECEIPT_NUMBERS.next_value()
+    else:
+        # One writer at a time (BEGIN IMMEDIATE): SQLite's ids are already in commit order.
+        position = Receipt.id
+    # nextval runs after the ORDER BY and LIMIT (PostgreSQL evaluates volatile output
+    # expressions after sorting), so positions rise with ids within the batch.
+    batch = (
+        select(Receipt.id, position.label("position"))
+        .where(Receipt.position.is_(None))
+        .order_by(Receipt.id)
+        .limit(PUBLISH_BATCH)
+        .cte("batch")
+    )
+    published = session.execute(
+        update(Receipt)
+        .where(Receipt.id == batch.c.id)
+        .values(position=batch.c.position)
+        .execution_options(synchronize_session=False)
+    )
+    return int(published.rowcount)  # type: ignore[attr-defined]
+
+
+def _lock_publication(session: Session, *, wait: bool) -> bool:
+    # In READ COMMITTED the UPDATE that follows takes its snapshot once the lock is granted,
+    # so it sees the positions of the previous holder, which committed before releasing it.
+    if wait:
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PUBLISH_LOCK_KEY})
+        return True
+    return bool(
+        session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PUBLISH_LOCK_KEY})
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    receipts: Sequence[Receipt]
+    # Where the next page starts: the last receipt's position, or this page's start if empty.
+    cursor: int
+    more: bool
+
+    @property
+    def next_after(self) -> int | None:
+        return self.cursor if self.more else None
+
+
+def page(session: Session, *, recipient_code: str, after: int, limit: int) -> Page:
+    """The recipient's receipts after a position, oldest first, publishing what committed."""
+    publish(session)
+    return published_after(session, recipient_code=recipient_code, after=after, limit=limit)
+
+
+def published_after(session: Session, *, recipient_code: str, after: int, limit: int) -> Page:
+    """The recipient's published receipts after a position, in position order."""
     rows = session.scalars(
         select(Receipt)
-        .where(Receipt.recipient_code == recipient_code, Receipt.id > after)
-        .order_by(Receipt.id)
+        .where(Receipt.recipient_code == recipient_code, Receipt.position > after)
+        .order_by(Receipt.position)
         .limit(limit + 1)
     ).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].id if more else None)
+    shown = rows[:limit]
+    # Not None: the query asked for positions above the cursor.
+    cursor = cast(int, shown[-1].position) if shown else after
+    return Page(shown, cursor, more=len(rows) > limit)
+
+
+def current_position(session: Session, *, recipient_code: str) -> int:
+    """A cursor from which only receipts committed after this call are read."""
+    # Waiting, and to the end of the backlog: what committed before now must get positions
+    # at or below this cursor.
+    while publish(session, wait=True) == PUBLISH_BATCH:
+        pass
+    latest = session.scalar(
+        select(func.max(Receipt.position)).where(Receipt.recipient_code == recipient_code)
+    )
+    return latest or 0
 
 
 def for_document(session: Session, *, doc_key: str) -> Sequence[Receipt]:

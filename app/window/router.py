@@ -158,16 +158,24 @@ def list_receipts(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-    after: Annotated[int, Query(ge=0, description="cursor: the last receipt id seen")] = 0,
+    after: Annotated[
+        int, Query(ge=0, description="cursor: the position of the last receipt seen")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """The caller's receipts after a cursor, oldest first.
 
-    JSON (default): one object per receipt with its id. XML (``Accept: application/xml``):
-    a ``ReceiptBatch`` of standard receipt messages whose ``next`` attribute is the cursor.
+    The cursor is a receipt's ``position`` (its place in the caller's feed, in the order
+    receipts committed), not its ``id``: a receipt that commits late comes after the ones
+    already read, never behind the cursor. JSON (default): one object per receipt with its
+    ``id`` and ``position``, and ``next_after``, the position to continue from while there
+    are more. XML (``Accept: application/xml``): a ``ReceiptBatch`` of standard receipt
+    messages whose ``next`` attribute is that position.
     """
     code = caller.require_enterprise()
-    rows, next_after = receipts_service.page(session, recipient_code=code, after=after, limit=limit)
+    page = receipts_service.page(session, recipient_code=code, after=after, limit=limit)
     if "xml" in request.headers.get("accept", "").lower():
-        return _batch_body(list(rows), False, next_after)
-    return JSONResponse({"receipts": [render.as_json(r) for r in rows], "next_after": next_after})
+        return _batch_body(list(page.receipts), False, page.next_after)
+    return JSONResponse(
+        {"receipts": [render.as_json(r) for r in page.receipts], "next_after": page.next_after}
+    )

@@ -16,7 +16,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import clock
+from app import clock, rowbuffer
 from app.config import DeliverySettings
 from app.db import make_engine, make_sessionmaker
 from app.delivery import service
@@ -116,25 +116,25 @@ def enterprise(
     return _enterprise
 
 
+def drafts(code: str, *doc_keys: str) -> list[ReceiptDraft]:
+    return [
+        ReceiptDraft(
+            recipient_code=code,
+            message_type="CEB312",
+            doc_kind="order",
+            doc_key=key,
+            return_status=2,
+            return_info=f"receipt of {key}",
+            fields={"guid": key, "ebpCode": code, "ebcCode": code, "orderNo": key},
+        )
+        for key in doc_keys
+    ]
+
+
 def issue(factory: sessionmaker[Session], code: str, *doc_keys: str) -> list[int]:
     """Receipts for ``code``, one per document key, in this order; returns their ids."""
     with factory.begin() as session:
-        receipts_service.issue(
-            session,
-            drafts=[
-                ReceiptDraft(
-                    recipient_code=code,
-                    message_type="CEB312",
-                    doc_kind="order",
-                    doc_key=key,
-                    return_status=2,
-                    return_info=f"receipt of {key}",
-                    fields={"guid": key, "ebpCode": code, "ebcCode": code, "orderNo": key},
-                )
-                for key in doc_keys
-            ],
-            at=clock.now(),
-        )
+        receipts_service.issue(session, drafts=drafts(code, *doc_keys), at=clock.now())
     with factory() as session:
         return list(
             session.scalars(
@@ -377,6 +377,26 @@ def test_concurrent_workers_send_each_receipt_once_in_document_order(
     for key in set(keys):
         of_doc = [rid for rid, k in zip(ids, keys, strict=True) if k == key]
         assert [rid for rid in receiver.ids() if rid in of_doc] == of_doc
+
+
+@pytest.mark.postgres_only
+def test_a_receipt_that_commits_after_a_later_one_is_still_pushed(
+    session_factory: sessionmaker[Session], receiver: Receiver, enterprise: Enterprise
+) -> None:
+    enterprise("3301000001")
+    with session_factory() as slow:
+        receipts_service.issue(slow, drafts=drafts("3301000001", "doc-slow"), at=clock.now())
+        # Inserted (its id taken) as intake does just before COMMIT, and not committed yet.
+        rowbuffer.write(slow)
+        late = slow.scalars(select(Receipt.id).where(Receipt.doc_key == "doc-slow")).one()
+        (early,) = issue(session_factory, "3301000001", "doc-fast")
+        assert late < early
+
+        assert push(session_factory, clock.now()) == 1
+        slow.commit()
+
+    assert push(session_factory, clock.now()) == 1
+    assert receiver.ids() == [early, late]
 
 
 def test_receipts_wait_for_a_callback_url_and_then_all_go(

@@ -773,7 +773,7 @@ class TestAccess:
         ebc = client.get("/api/v1/receipts", headers=export_parties[EBC]).json()
 
         assert [r["messageType"] for r in first["receipts"]] == ["CEB304"] * 3
-        assert first["next_after"] == first["receipts"][-1]["id"]
+        assert first["next_after"] == first["receipts"][-1]["position"]
         assert [r["messageType"] for r in rest["receipts"]] == ["CEB304", "CEB900"]
         assert rest["next_after"] is None
         orders = [r["OrderReturn"]["orderNo"] for r in first["receipts"] + rest["receipts"][:1]]

@@ -16,6 +16,7 @@ from app.receipts import render
 from app.receipts import service as receipts_service
 from app.receipts.schemas import ReceiptContent
 from app.responses import error_responses
+from app.schemas import MAX_ROW_ID
 from app.window import service
 from app.window.json_mirror import from_xml
 
@@ -159,7 +160,8 @@ def list_receipts(
     session: SessionDep,
     caller: CallerDep,
     after: Annotated[
-        int, Query(ge=0, description="cursor: the position of the last receipt seen")
+        int,
+        Query(ge=0, le=MAX_ROW_ID, description="cursor: the position of the last receipt seen"),
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:

@@ -165,7 +165,7 @@ class _RequestMetrics:
     """Counts and times every request by route template.
 
     Plain ASGI rather than ``@app.middleware``: the latter runs each request through extra
-    tasks and streams, which cost the window ~5 % of its CPU per message (bench/README.md).
+    tasks and streams: 4.6 % of the samples of a single-list message's profile.
     """
 
     def __init__(self, app: ASGIApp) -> None:

@@ -1,8 +1,8 @@
 """Append-only rows (receipts, audit entries, outbox events) written once per transaction.
 
 Every status change appends a receipt, an audit entry and an event. Added as ORM objects,
-each would cost a unit-of-work pass and an ``INSERT … RETURNING id`` per flush, which made
-them most of the window's CPU (bench/README.md, "Window intake"). Nothing reads these ids
+each would cost a unit-of-work pass and an ``INSERT … RETURNING id`` that psycopg re-parses,
+a large share of the window's CPU (bench/README.md, "Window intake"). Nothing reads these ids
 back in the transaction that writes them, so they are kept as plain rows and sent just before
 COMMIT as one executemany per table (psycopg pipelines it: one small, prepared statement).
 

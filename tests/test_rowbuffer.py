@@ -1,6 +1,6 @@
 """Buffered append-only rows keep the semantics of ``session.add`` on both databases."""
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import audit, rowbuffer
@@ -22,13 +22,21 @@ def _subjects(factory: sessionmaker[Session]) -> list[str]:
         return list(session.scalars(select(AuditEntry.subject_id).order_by(AuditEntry.id)))
 
 
-def test_rows_reach_the_database_at_commit_in_the_order_they_were_added(
-    session_factory: sessionmaker[Session],
+def test_rows_reach_the_database_at_commit_in_one_statement_in_the_order_they_were_added(
+    engine: Engine, session_factory: sessionmaker[Session]
 ) -> None:
+    inserts: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_ENTRY"):
+            inserts.append(statement)
+
     with session_factory.begin() as session:
         for n in range(5):
             _note(session, str(n))
-        assert _subjects(session_factory) == [], "nothing is written before commit"
+        assert inserts == [], "nothing is written before commit"
+    assert len(inserts) == 1, "one executemany for the five rows"
     assert _subjects(session_factory) == ["0", "1", "2", "3", "4"]
 
 

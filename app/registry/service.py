@@ -243,7 +243,8 @@ def list_principals(session: Session) -> Sequence[Principal]:
     ).all()
 
 
-# Built once: every request runs them, and building a statement costs more than running it.
+# Built once: every request runs them, and building statements each time showed in the window's
+# profile (bench/README.md, "Re-run after the intake rewrite").
 _KEY_LOOKUP = (
     select(ApiKey, Principal, Enterprise)
     .join(Principal, Principal.id == ApiKey.principal_id)

@@ -15,13 +15,14 @@ import hmac
 import json
 import random
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import ColumnElement, delete, exists, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app import audit
@@ -293,27 +294,21 @@ def _item(
 
 
 def _claim(session: Session, *, now: datetime, policy: DeliverySettings) -> list[_Send] | None:
-    earlier = aliased(Item)
-    blocked = exists().where(
-        earlier.enterprise_code == Item.enterprise_code,
-        earlier.doc_key == Item.doc_key,
-        earlier.status == ItemStatus.PENDING,
-        earlier.id < Item.id,
+    items = _claim_due(
+        session,
+        Item,
+        # A document's receipts go in order: none overtakes a pending earlier one.
+        ahead=lambda earlier: (
+            (earlier.enterprise_code == Item.enterprise_code)
+            & (earlier.doc_key == Item.doc_key)
+            & (earlier.id < Item.id)
+        ),
+        active=Item.enterprise_code.in_(
+            select(Channel.enterprise_code).where(Channel.status == ChannelStatus.ACTIVE)
+        ),
+        now=now,
+        policy=policy,
     )
-    active = select(Channel.enterprise_code).where(Channel.status == ChannelStatus.ACTIVE)
-    items = session.scalars(
-        select(Item)
-        .where(
-            Item.status == ItemStatus.PENDING,
-            Item.next_attempt_at <= now,
-            Item.claimed_until.is_(None) | (Item.claimed_until < now),
-            Item.enterprise_code.in_(active),
-            ~blocked,
-        )
-        .order_by(Item.id)
-        .limit(policy.batch_size)
-        .with_for_update(of=Item, skip_locked=True)
-    ).all()
     if not items:
         return None
     channels = {
@@ -328,12 +323,10 @@ def _claim(session: Session, *, now: datetime, policy: DeliverySettings) -> list
             select(Receipt).where(Receipt.id.in_([i.receipt_id for i in items]))
         )
     }
-    lease = now + timedelta(seconds=policy.timeout_s * len(items)) + _CLAIM_MARGIN
     batch: list[_Send] = []
     for item in items:
-        # Claimed even without a URL (the administrator removed it), so that these items
-        # step aside for a while instead of filling every batch.
-        item.claimed_until = lease
+        # Leased like the others even without a URL (the administrator removed it), so that
+        # such items step aside for a while instead of filling every batch.
         url = _callback_url(session, item.enterprise_code)
         if url is None:
             continue
@@ -344,6 +337,40 @@ def _claim(session: Session, *, now: datetime, policy: DeliverySettings) -> list
             headers[COPY_OF_HEADER] = item.copy_of
         batch.append(_Send(item.id, url, channel.secret, body, content_type, headers))
     return batch
+
+
+_Queued = TypeVar("_Queued", Item, AlertItem)
+
+
+def _claim_due(
+    session: Session,
+    model: type[_Queued],
+    *,
+    ahead: Callable[[Any], ColumnElement[bool]],
+    active: ColumnElement[bool],
+    now: datetime,
+    policy: DeliverySettings,
+) -> Sequence[_Queued]:
+    """Due pending items, oldest first, none behind a pending item ``ahead`` of it, leased
+    for long enough to send them all. SKIP LOCKED: two pushers never take the same item."""
+    earlier = aliased(model)
+    items = session.scalars(
+        select(model)
+        .where(
+            model.status == ItemStatus.PENDING,
+            model.next_attempt_at <= now,
+            model.claimed_until.is_(None) | (model.claimed_until < now),
+            active,
+            ~exists().where(earlier.status == ItemStatus.PENDING, ahead(earlier)),
+        )
+        .order_by(model.id)
+        .limit(policy.batch_size)
+        .with_for_update(of=model, skip_locked=True)
+    ).all()
+    lease = now + timedelta(seconds=policy.timeout_s * len(items)) + _CLAIM_MARGIN
+    for item in items:
+        item.claimed_until = lease
+    return items
 
 
 def _callback_url(session: Session, code: str) -> str | None:
@@ -631,26 +658,20 @@ def _alert_item(
 def _claim_alerts(
     session: Session, *, now: datetime, policy: DeliverySettings
 ) -> list[_Send] | None:
-    earlier = aliased(AlertItem)
-    blocked = exists().where(
-        earlier.subscription_id == AlertItem.subscription_id,
-        earlier.status == ItemStatus.PENDING,
-        earlier.alert_id < AlertItem.alert_id,
+    items = _claim_due(
+        session,
+        AlertItem,
+        # A subscriber's alerts go in order.
+        ahead=lambda earlier: (
+            (earlier.subscription_id == AlertItem.subscription_id)
+            & (earlier.alert_id < AlertItem.alert_id)
+        ),
+        active=AlertItem.subscription_id.in_(
+            select(Subscription.id).where(Subscription.active.is_(True))
+        ),
+        now=now,
+        policy=policy,
     )
-    active = select(Subscription.id).where(Subscription.active.is_(True))
-    items = session.scalars(
-        select(AlertItem)
-        .where(
-            AlertItem.status == ItemStatus.PENDING,
-            AlertItem.next_attempt_at <= now,
-            AlertItem.claimed_until.is_(None) | (AlertItem.claimed_until < now),
-            AlertItem.subscription_id.in_(active),
-            ~blocked,
-        )
-        .order_by(AlertItem.id)
-        .limit(policy.batch_size)
-        .with_for_update(of=AlertItem, skip_locked=True)
-    ).all()
     if not items:
         return None
     subscribers = {
@@ -659,10 +680,8 @@ def _claim_alerts(
             select(Subscription).where(Subscription.id.in_({i.subscription_id for i in items}))
         )
     }
-    lease = now + timedelta(seconds=policy.timeout_s * len(items)) + _CLAIM_MARGIN
     batch: list[_Send] = []
     for item in items:
-        item.claimed_until = lease
         subscriber = subscribers[item.subscription_id]
         headers = {ALERT_ID_HEADER: str(item.alert_id)}
         batch.append(

@@ -343,7 +343,8 @@ def _store_accepted(session: Session, submission: _Submission) -> RawMessage | R
     if inserted is not None:
         return raw
     earlier = _accepted(session, submission)
-    if earlier is None:  # pragma: no cover - the winner rolled back; let the client retry
+    # ON CONFLICT waited for the other copy's transaction: no insert means it committed.
+    if earlier is None:  # pragma: no cover - defensive; let the client retry
         raise Conflict(f"message guid {submission.guid} is being accepted; send it again")
     if earlier.sha256 != submission.sha256:
         return _refuse(
@@ -364,7 +365,7 @@ def _store_accepted(session: Session, submission: _Submission) -> RawMessage | R
 
 _RAW_TABLE = cast(Table, RawMessage.__table__)
 _RAW_COLUMNS = [column.key for column in _RAW_TABLE.columns]
-# Built once per dialect: building the statement would cost more than running it.
+# Built once per dialect, like the other statements of the window's hot path.
 _STORE_ACCEPTED = {
     name: dialect_insert(_RAW_TABLE)
     .on_conflict_do_nothing(

@@ -29,14 +29,20 @@ class Document(Base):
     """
 
     __tablename__ = "customs_document"
-    __table_args__ = (UniqueConstraint("kind", "direction", "business_key"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "direction", "business_key"),
+        # Money documents are looked up by kind and the order they pay for (三单对碰, trade
+        # lists); an index on ref_key alone let the planner, on stale statistics, scan every
+        # payment of a direction through the unique index instead (2.1 ms a list at 4,000).
+        Index("ix_customs_document_kind_ref_key", "kind", "ref_key"),
+    )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(20))
     direction: Mapped[str] = mapped_column(String(1))
     business_key: Mapped[str] = mapped_column(String(200))
     # What other documents find it by (money documents: the order they pay for).
-    ref_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    ref_key: Mapped[str | None] = mapped_column(String(200))
     guid: Mapped[str] = mapped_column(String(36))
     app_type: Mapped[str] = mapped_column(String(3))
     app_time: Mapped[datetime]

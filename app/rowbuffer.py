@@ -55,9 +55,13 @@ def write(session: Session, models: frozenset[Model] | None = None) -> None:
         if row.written_in is None and (models is None or row.model in models):
             pending[row.model].append(row.values)
             row.written_in = current
+    if not pending:
+        return
+    connection = session.connection()
     for model, rows in pending.items():
-        # The table, not the mapped class: a Core executemany, no ORM bulk-insert machinery.
-        session.execute(insert(cast(Table, model.__table__)), rows)
+        # The table, not the mapped class, on the session's connection: a Core executemany
+        # without the ORM's execution layer; inline: no RETURNING of the id of a lone row.
+        connection.execute(insert(cast(Table, model.__table__)).inline(), rows)
 
 
 def _pending_models(session: Session) -> frozenset[Model]:

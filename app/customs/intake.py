@@ -452,6 +452,7 @@ def _store_inventories(
         session.execute(delete(InventoryLine).where(InventoryLine.inventory_id.in_(replaced)))
     reserved = iter(numbers.reserve_lists(session, len(new) - len(replaced)))
     invt_serials: dict[int, int] = {}
+    created: list[Inventory] = []
     stored: list[tuple[CebEntity, Inventory, list[InventoryLine]]] = []
     for entity, head_row, line_rows, current in new:
         declared = _declared_status(head_row["head"]) is ReturnStatus.ACCEPTED
@@ -473,7 +474,7 @@ def _store_inventories(
                 created_at=now,
             )
             invt_serials[inventory.id] = numbered.invt_serial
-            session.add(inventory)
+            created.append(inventory)
         else:
             # A resubmitted staged or rejected list is the same list: it keeps its row (and
             # so its history of decisions) and the number the window gave it.
@@ -500,10 +501,23 @@ def _store_inventories(
             lifecycle.issue_list_receipt(
                 session, inventory, ReturnStatus.DECLARING, "申报中: 等待三单对碰", now
             )
+    # New lists go in as one Core executemany, never through the session (their ids are
+    # reserved, their values final): the unit of work's pass was the largest item of a
+    # single-list message's profile. Resubmitted lists are the session's and flush after, as
+    # does anything judging added that refers to a new list.
+    connection = session.connection()
+    if created:
+        connection.execute(
+            insert(_INVENTORY_TABLE).inline(),
+            [
+                {column: getattr(inventory, column) for column in _INVENTORY_COLUMNS}
+                for inventory in created
+            ],
+        )
     session.flush()
     # Lines go in as one executemany (taxes were set on them while judging the lists).
-    session.execute(
-        insert(_LINE_TABLE),
+    connection.execute(
+        insert(_LINE_TABLE).inline(),
         [
             {column: getattr(line, column) for column in _LINE_COLUMNS}
             for _, _, lines in stored
@@ -530,6 +544,8 @@ _UNDECIDED: dict[str, Any] = {
     "full_tax": False,
     "released_at": None,
 }
+_INVENTORY_TABLE = cast(Table, Inventory.__table__)
+_INVENTORY_COLUMNS = [c.key for c in _INVENTORY_TABLE.columns]
 _LINE_TABLE = cast(Table, InventoryLine.__table__)
 _LINE_COLUMNS = [c.key for c in InventoryLine.__table__.columns if c.key != "id"]
 

@@ -246,7 +246,23 @@ def list_principals(session: Session) -> Sequence[Principal]:
 # Built once: every request runs them, and building statements each time showed in the window's
 # profile (bench/README.md, "Re-run after the intake rewrite").
 _KEY_LOOKUP = (
-    select(ApiKey, Principal, Enterprise)
+    # Columns, not the three entities: loading and identity-mapping whole objects was most of
+    # authentication's share of a single-list message's profile (bench/README.md).
+    select(
+        ApiKey.id.label("key_id"),
+        ApiKey.revoked_at,
+        ApiKey.last_used_at,
+        Principal.id.label("principal_id"),
+        Principal.kind,
+        Principal.name,
+        Principal.enterprise_code,
+        Principal.agency,
+        Principal.customs_codes,
+        Principal.bank_code,
+        Principal.active.label("principal_active"),
+        Enterprise.active.label("enterprise_active"),
+        Enterprise.roles,
+    )
     .join(Principal, Principal.id == ApiKey.principal_id)
     .outerjoin(Enterprise, Enterprise.code == Principal.enterprise_code)
     .where(ApiKey.key_hash == bindparam("key_hash"))
@@ -256,35 +272,32 @@ _KEY_LOOKUP = (
 def authenticate(session: Session, *, key: str) -> Caller | None:
     """The caller a key belongs to, or None for an unknown, revoked or deactivated key."""
     row = session.execute(_KEY_LOOKUP, {"key_hash": hash_api_key(key)}).first()
-    if row is None:
-        return None
-    api_key, principal, enterprise = row
-    if api_key.revoked_at is not None or not principal.active:
+    if row is None or row.revoked_at is not None or not row.principal_active:
         return None
     roles: frozenset[str] = frozenset()
-    if principal.enterprise_code is not None:
-        if enterprise is None or not enterprise.active:
+    if row.enterprise_code is not None:
+        if not row.enterprise_active:  # None: the enterprise row is gone
             return None
-        roles = frozenset(enterprise.roles)
+        roles = frozenset(row.roles)
     now = utcnow()
-    if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_RESOLUTION:
+    if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
         # A concurrent request of the same key records it: never queue behind that row lock.
         unlocked = (
             select(ApiKey.id)
-            .where(ApiKey.id == api_key.id)
+            .where(ApiKey.id == row.key_id)
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
         session.execute(update(ApiKey).where(ApiKey.id == unlocked).values(last_used_at=now))
     return Caller(
-        principal_id=principal.id,
-        kind=PrincipalKind(principal.kind),
-        name=principal.name,
-        enterprise_code=principal.enterprise_code,
+        principal_id=row.principal_id,
+        kind=PrincipalKind(row.kind),
+        name=row.name,
+        enterprise_code=row.enterprise_code,
         roles=roles,
-        agency=Agency(principal.agency) if principal.agency else None,
-        customs_codes=frozenset(principal.customs_codes),
-        bank_code=principal.bank_code,
+        agency=Agency(row.agency) if row.agency else None,
+        customs_codes=frozenset(row.customs_codes),
+        bank_code=row.bank_code,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import itertools
 import os
 import platform
 import secrets
@@ -303,10 +304,10 @@ def _machine_ticks() -> tuple[int, int]:
 
 
 class CpuMeter:
-    """CPU seconds of this process, a server subprocess and the benchmark DB's backends."""
+    """CPU seconds of this process, the server subprocesses and the benchmark DB's backends."""
 
-    def __init__(self, monitor: psycopg.Connection[Any], dbname: str, server_pid: int | None):
-        self.monitor, self.dbname, self.server_pid = monitor, dbname, server_pid
+    def __init__(self, monitor: psycopg.Connection[Any], dbname: str, server_pids: list[int]):
+        self.monitor, self.dbname, self.server_pids = monitor, dbname, server_pids
 
     def _backends(self) -> dict[int, float]:
         pids = self.monitor.execute(
@@ -317,7 +318,7 @@ class CpuMeter:
     def snapshot(self) -> dict[str, Any]:
         return {
             "self": time.process_time(),
-            "server": tree_cpu(self.server_pid) if self.server_pid else 0.0,
+            "server": sum(tree_cpu(pid) for pid in self.server_pids),
             "pg": self._backends(),
             "machine": _machine_ticks(),
         }
@@ -511,6 +512,69 @@ class Server:
             except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
+
+
+@dataclass
+class RawResponse:
+    status_code: int
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+class RawHttp:
+    """A lean HTTP/1.1 load generator: keep-alive connections, each request written as bytes,
+    each response read by its Content-Length.
+
+    The load generator shares the machine's two cores with the server it measures; httpx
+    spends ~1.3 ms of CPU per request there, this ~0.3 ms (bench/README.md). Only for a
+    server that answers with Content-Length (uvicorn does for every response of the API).
+    """
+
+    def __init__(self, *base_urls: str) -> None:
+        # New connections go to the servers in turn: with one sender per connection, each
+        # server gets an equal share of the requests, as behind a request-level balancer.
+        self._servers = itertools.cycle(
+            [(url.host, url.port or 80) for url in map(httpx.URL, base_urls)]
+        )
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def post(self, path: str, *, content: bytes, headers: Mapping[str, str]) -> RawResponse:
+        if self._idle:
+            reader, writer = self._idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(*next(self._servers))
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: bench\r\n"
+            f"Content-Length: {len(content)}\r\n{head}\r\n".encode("latin-1")
+            + content
+        )
+        try:
+            status = int((await reader.readline()).split()[1])
+            length, keep = 0, True
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+                elif name.lower() == "connection":
+                    keep = "close" not in value.lower()
+            body = await reader.readexactly(length)
+        except BaseException:
+            writer.close()
+            raise
+        if keep:
+            self._idle.append((reader, writer))
+        else:
+            writer.close()
+        return RawResponse(status, body)
+
+    async def aclose(self) -> None:
+        for _, writer in self._idle:
+            writer.close()
+        self._idle.clear()
 
 
 # ---------------------------------------------------------------- what was measured

@@ -1430,7 +1430,7 @@ async def measure(args: argparse.Namespace, db: Database, logs: Path) -> dict[st
         monitor = stack.enter_context(psycopg.connect(db.monitor_url, autocommit=True))
         assert server.pid is not None
         day = Day(world, args.seed)
-        meter = Meter(CpuMeter(monitor, db.name, server.pid), workers)
+        meter = Meter(CpuMeter(monitor, db.name, [server.pid]), workers)
         rig = Rig(client, day, bar, meter, engine, args.drain)
         with bar.progress:
             await closed_loop(client, day, 4, args.warmup, bar, "warm-up, 4 clients")

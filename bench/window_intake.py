@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -63,6 +64,7 @@ from harness import (
     CpuMeter,
     Database,
     ListFacts,
+    RawHttp,
     Server,
     Templates,
     chunks,
@@ -216,7 +218,7 @@ def bare(pg_url: str, jobs: list[Job], mode: str, meter: CpuMeter) -> Result:
 
 
 async def drive(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient | RawHttp,
     jobs: list[Job],
     keys: dict[str, str],
     clients: int,
@@ -339,18 +341,25 @@ class StatementCensus:
 
 
 async def full(
-    server: Server,
+    servers: list[Server],
     keys: dict[str, str],
     plans: list[Plan],
     clients: int,
     meter: CpuMeter,
     pg_url: str,
     census_lines: list[str],
+    raw_client: bool,
 ) -> list[Result]:
-    """Warm up, then time each plan's lists; the statement census is taken in the warm-up."""
+    """Warm up, then time each plan's lists; the statement census is taken in the warm-up.
+
+    ``raw_client``: the timed messages go through ``RawHttp`` instead of httpx, spread over
+    the servers (the setup and the warm-up go to the first).
+    """
     results = []
-    async with server as client:
-        meter.server_pid = server.pid
+    async with contextlib.AsyncExitStack() as stack:
+        clients_of = [await stack.enter_async_context(server) for server in servers]
+        client, server = clients_of[0], servers[0]
+        meter.server_pids = [server.pid for server in servers if server.pid is not None]
         if not keys:
             keys.update(await register(client, server.admin_key))
         failures: Counter[str] = Counter()
@@ -362,11 +371,18 @@ async def full(
             if server.kind == "inprocess":
                 lists = sum(j.lists for j in p.warmup)
                 census_lines.append(f"- {p.mode}: {census.per_list(lists, len(p.warmup))}")
+            timed_client = (
+                RawHttp(*(server.base_url for server in servers)) if raw_client else client
+            )
             start_cpu = meter.snapshot()
             started = time.perf_counter()
-            latencies = await drive(client, p.timed, keys, clients, f"full {p.mode}", failures)
+            latencies = await drive(
+                timed_client, p.timed, keys, clients, f"full {p.mode}", failures
+            )
             seconds = time.perf_counter() - started
             cpu = meter.since(start_cpu)
+            if isinstance(timed_client, RawHttp):
+                await timed_client.aclose()
             lists = sum(j.lists for j in p.timed)
             results.append(
                 Result(p.mode, "full", clients, len(p.timed), lists, seconds, latencies, cpu)
@@ -594,8 +610,22 @@ def parse_args() -> argparse.Namespace:
         default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
         help="PostgreSQL server (its database is only used to create and drop the bench one)",
     )
-    parser.add_argument("--server", choices=("inprocess", "uvicorn"), default="inprocess")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--server",
+        choices=("inprocess", "uvicorn", "balanced"),
+        default="inprocess",
+        help="uvicorn: one server with --workers processes sharing its socket (they share "
+        "connections, not requests); balanced: --workers single-process servers on ports of "
+        "their own, the timed clients' connections spread over them in turn (needs --client raw)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="API processes")
+    parser.add_argument(
+        "--client",
+        choices=("httpx", "raw"),
+        default="httpx",
+        help="load generator of the timed phase against uvicorn: httpx, or raw HTTP/1.1 "
+        "(a fraction of httpx's CPU on the cores the server runs on)",
+    )
     parser.add_argument(
         "--profile-lists",
         type=int,
@@ -615,6 +645,10 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    if args.client == "raw" and args.server == "inprocess":
+        raise SystemExit("--client raw needs a server process")
+    if args.server == "balanced" and args.client != "raw":
+        raise SystemExit("--server balanced needs --client raw (httpx would use one server)")
     db = Database(args.db_url)
     dbname, db_url, pg_url = db.name, db.url, db.pg_url
     admin_key = secrets.token_urlsafe(32)
@@ -640,13 +674,26 @@ def main() -> None:
             else None
         )
         with psycopg.connect(db.monitor_url, autocommit=True) as monitor:
-            meter = CpuMeter(monitor, dbname, None)
+            meter = CpuMeter(monitor, dbname, [])
             results = [bare(pg_url, p.timed, p.mode, meter) for p in plans]
             keys: dict[str, str] = {}
-            server = Server(args.server, db_url, admin_key, args.workers)
+            servers = (
+                [Server("uvicorn", db_url, admin_key) for _ in range(args.workers)]
+                if args.server == "balanced"
+                else [Server(args.server, db_url, admin_key, args.workers)]
+            )
             census_lines: list[str] = []
             results += asyncio.run(
-                full(server, keys, plans, args.clients, meter, pg_url, census_lines)
+                full(
+                    servers,
+                    keys,
+                    plans,
+                    args.clients,
+                    meter,
+                    pg_url,
+                    census_lines,
+                    raw_client=args.client == "raw",
+                )
             )
         summary = None
         spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -671,8 +718,11 @@ def main() -> None:
 
     print()
     print(f"command: {' '.join(sys.argv)}")
-    workers = f" with {args.workers} worker(s)" if args.server == "uvicorn" else ""
-    print(f"machine: {machine()}, PostgreSQL {pg_version}; server {args.server}{workers}")
+    workers = f" with {args.workers} process(es)" if args.server != "inprocess" else ""
+    print(
+        f"machine: {machine()}, PostgreSQL {pg_version}; server {args.server}{workers}; "
+        f"timed client {args.client}"
+    )
     print(f"code: {revision()}")
     print()
     print(table(results))

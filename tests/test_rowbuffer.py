@@ -104,3 +104,30 @@ def test_a_failed_handler_leaves_neither_its_audit_entries_nor_its_events(
     with session_factory() as session:
         payloads = session.scalars(select(OutboxMessage.payload).order_by(OutboxMessage.id))
         assert [p["n"] for p in payloads] == [0, 1, 100]
+
+
+def test_rows_of_several_tables_keep_their_values_order_and_types(
+    engine: Engine, session_factory: sessionmaker[Session], backend: str
+) -> None:
+    statements: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "INSERT INTO" in statement.upper():
+            statements.append(statement)
+
+    events = [Pinged(n=n) for n in range(3)]
+    with session_factory.begin() as session:
+        for n, pinged in enumerate(events):
+            _note(session, f"subject {n} «中文»")
+            publish(session, pinged)
+    # PostgreSQL: one statement for both tables (data-modifying CTEs); SQLite: one per table.
+    assert len(statements) == (1 if backend == "postgresql" else 2)
+    assert _subjects(session_factory) == [f"subject {n} «中文»" for n in range(3)]
+    with session_factory() as session:
+        stored = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    assert [(m.event_id, m.occurred_at, m.payload["n"]) for m in stored] == [
+        (e.event_id, e.occurred_at, e.n) for e in events
+    ]
+    assert all(entry.at.tzinfo is not None and entry.detail == {} for entry in entries)

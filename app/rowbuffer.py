@@ -4,7 +4,8 @@ Every status change appends a receipt, an audit entry and an event. Added as ORM
 each would cost a unit-of-work pass and an ``INSERT … RETURNING id`` that psycopg re-parses,
 a large share of the window's CPU (bench/README.md, "Window intake"). Nothing reads these ids
 back in the transaction that writes them, so they are kept as plain rows and sent just before
-COMMIT as one executemany per table (psycopg pipelines it: one small, prepared statement).
+COMMIT: on PostgreSQL the rows of all tables as one statement, elsewhere one executemany per
+table (psycopg pipelines it: one small, prepared statement).
 
 Semantics stay those of ``session.add``:
 - a query of the same session that names a buffered model, or no model at all, writes the

@@ -502,9 +502,9 @@ def _store_inventories(
                 session, inventory, ReturnStatus.DECLARING, "申报中: 等待三单对碰", now
             )
     # New lists go in as one Core executemany, never through the session (their ids are
-    # reserved, their values final): the unit of work's pass was the largest item of a
-    # single-list message's profile. Resubmitted lists are the session's and flush after, as
-    # does anything judging added that refers to a new list.
+    # reserved, their values final, and nothing later in the request changes them), so no
+    # unit-of-work pass. Resubmitted lists are the session's and flush after, as does
+    # anything judging added that refers to a new list.
     connection = session.connection()
     if created:
         connection.execute(

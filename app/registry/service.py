@@ -246,8 +246,8 @@ def list_principals(session: Session) -> Sequence[Principal]:
 # Built once: every request runs them, and building statements each time showed in the window's
 # profile (bench/README.md, "Re-run after the intake rewrite").
 _KEY_LOOKUP = (
-    # Columns, not the three entities: loading and identity-mapping whole objects was most of
-    # authentication's share of a single-list message's profile (bench/README.md).
+    # Columns, not the three entities: nothing here needs objects in the identity map, and
+    # every request pays for loading them.
     select(
         ApiKey.id.label("key_id"),
         ApiKey.revoked_at,

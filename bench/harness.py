@@ -529,7 +529,7 @@ class RawHttp:
     each response read by its Content-Length.
 
     The load generator shares the machine's two cores with the server it measures; httpx
-    spends ~1.3 ms of CPU per request there, this ~0.3 ms (bench/README.md). Only for a
+    spends 1.3–1.5 ms of CPU per request there, this 0.1–0.16 ms (bench/README.md). Only for a
     server that answers with Content-Length (uvicorn does for every response of the API).
     """
 

@@ -359,7 +359,7 @@ async def full(
     async with contextlib.AsyncExitStack() as stack:
         clients_of = [await stack.enter_async_context(server) for server in servers]
         client, server = clients_of[0], servers[0]
-        meter.server_pids = [server.pid for server in servers if server.pid is not None]
+        meter.server_pids = [each.pid for each in servers if each.pid is not None]
         if not keys:
             keys.update(await register(client, server.admin_key))
         failures: Counter[str] = Counter()
@@ -371,9 +371,7 @@ async def full(
             if server.kind == "inprocess":
                 lists = sum(j.lists for j in p.warmup)
                 census_lines.append(f"- {p.mode}: {census.per_list(lists, len(p.warmup))}")
-            timed_client = (
-                RawHttp(*(server.base_url for server in servers)) if raw_client else client
-            )
+            timed_client = RawHttp(*(each.base_url for each in servers)) if raw_client else client
             start_cpu = meter.snapshot()
             started = time.perf_counter()
             latencies = await drive(
@@ -623,7 +621,7 @@ def parse_args() -> argparse.Namespace:
         "--client",
         choices=("httpx", "raw"),
         default="httpx",
-        help="load generator of the timed phase against uvicorn: httpx, or raw HTTP/1.1 "
+        help="load generator of the timed phase: httpx, or raw HTTP/1.1 to server processes "
         "(a fraction of httpx's CPU on the cores the server runs on)",
     )
     parser.add_argument(

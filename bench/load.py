@@ -616,7 +616,8 @@ class Day:
         def advance(response: httpx.Response) -> None:
             rows = response.json()["receipts"]
             if rows:
-                self.cursors[code] = rows[-1]["id"]
+                # The cursor is a receipt's publication position, not its id.
+                self.cursors[code] = rows[-1]["position"]
 
         return Call(
             f"GET {API}/receipts",

@@ -1,11 +1,12 @@
-"""Append-only rows (receipts, audit entries, outbox events) written once per transaction.
+"""Rows written once per transaction: receipts, audit entries, outbox events, new lists.
 
 Every status change appends a receipt, an audit entry and an event. Added as ORM objects,
 each would cost a unit-of-work pass and an ``INSERT … RETURNING id`` that psycopg re-parses,
 a large share of the window's CPU (bench/README.md, "Window intake"). Nothing reads these ids
-back in the transaction that writes them, so they are kept as plain rows and sent just before
-COMMIT: on PostgreSQL the rows of all tables as one statement, elsewhere one executemany per
-table (psycopg pipelines it: one small, prepared statement).
+back in the transaction that writes them (a new list's id is reserved before it is built), so
+they are kept as plain rows and sent just before COMMIT: on PostgreSQL the rows of all tables
+as one statement, elsewhere one executemany per table (psycopg pipelines it: one small,
+prepared statement).
 
 Semantics stay those of ``session.add``:
 - a query of the same session that names a buffered model, or no model at all, writes the
@@ -45,7 +46,8 @@ class _Row:
 def add(session: Session, model: Model, values: dict[str, Any]) -> None:
     """Append a row of ``model`` to the session's transaction; it is inserted before commit.
 
-    ``values`` names every column but the generated id (one executemany needs one shape).
+    ``values`` names every column the database does not generate, the same for every row of
+    ``model`` (one executemany needs one shape).
     """
     session.info.setdefault(_ROWS, []).append(_Row(model, values, _innermost(session)))
 

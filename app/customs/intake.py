@@ -13,9 +13,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Table, bindparam, delete, insert, select, tuple_
+from sqlalchemy import Table, bindparam, delete, select, tuple_
 from sqlalchemy.orm import Session
 
+from app import rowbuffer
 from app.ceb import codes
 from app.ceb.catalogue import PARTY_ROLES, DocKind, MessageSpec, Signing
 from app.ceb.codes import STATUS_TEXT, ReturnStatus
@@ -501,29 +502,22 @@ def _store_inventories(
             lifecycle.issue_list_receipt(
                 session, inventory, ReturnStatus.DECLARING, "申报中: 等待三单对碰", now
             )
-    # New lists go in as one Core executemany, never through the session (their ids are
-    # reserved, their values final, and nothing later in the request changes them), so no
-    # unit-of-work pass. Resubmitted lists are the session's and flush after, as does
-    # anything judging added that refers to a new list.
-    connection = session.connection()
-    if created:
-        connection.execute(
-            insert(_INVENTORY_TABLE).inline(),
-            [
-                {column: getattr(inventory, column) for column in _INVENTORY_COLUMNS}
-                for inventory in created
-            ],
+    # New lists and all lines go into the row buffer, never through the session: their ids
+    # are reserved, their values final, and nothing later in the request changes them. On
+    # PostgreSQL they then share one statement with the receipts, audit entries and events
+    # (bench/README.md, "Session 4"). Resubmitted lists are the session's and flush at commit,
+    # before the buffer, like anything else judging added.
+    for inventory in created:
+        rowbuffer.add(
+            session,
+            Inventory,
+            {column: getattr(inventory, column) for column in _INVENTORY_COLUMNS},
         )
-    session.flush()
-    # Lines go in as one executemany (taxes were set on them while judging the lists).
-    connection.execute(
-        insert(_LINE_TABLE).inline(),
-        [
-            {column: getattr(line, column) for column in _LINE_COLUMNS}
-            for _, _, lines in stored
-            for line in lines
-        ],
-    )
+    for _, _, lines in stored:
+        for line in lines:
+            rowbuffer.add(
+                session, InventoryLine, {column: getattr(line, column) for column in _LINE_COLUMNS}
+            )
     return outcomes
 
 

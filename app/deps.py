@@ -14,7 +14,9 @@ from app.errors import Unauthorized
 from app.registry import service as registry_service
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
+    # async: FastAPI runs a plain def dependency in a worker thread, a hand-off per request
+    # for what only reads the app's state.
     settings: Settings = request.app.state.settings
     return settings
 

@@ -120,8 +120,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PoolTimeout, database_unavailable)
 
 
-def _storable_url(request: Request) -> None:
-    """Path and query text must be storable like body text (see app.schemas.contains_nul)."""
+async def _storable_url(request: Request) -> None:
+    """Path and query text must be storable like body text (see app.schemas.contains_nul).
+
+    async, like every dependency that does not block: each request passes here, and a plain
+    def would cost it a hand-off to a worker thread and back.
+    """
     if contains_nul(request.scope["path"]) or contains_nul(request.query_params.multi_items()):
         raise RequestValidationError(
             [{"loc": ("url",), "msg": "text cannot contain NUL (U+0000)", "type": "value_error"}]

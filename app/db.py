@@ -1,4 +1,5 @@
-"""Database conventions, defined once: naming, UTC datetimes, exact decimals, engines."""
+"""Database conventions, defined once: naming, UTC datetimes, exact decimals, lists of values
+as parameters, engines."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,16 +10,19 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    ColumnElement,
     DateTime,
     Dialect,
     Engine,
     MetaData,
     Numeric,
+    any_,
+    bindparam,
     create_engine,
     event,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING_CONVENTION = {
@@ -95,6 +99,19 @@ class Base(DeclarativeBase):
         Decimal: Money(),
         dict[str, Any]: JSONDoc,
     }
+
+
+def one_of(column: QueryableAttribute[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """``column`` is one of the values of the list bound as ``name``, for ``dialect``.
+
+    On PostgreSQL the list is one array parameter (``= ANY``): an expanding ``IN`` sends a
+    placeholder per value, and psycopg caches its conversion of a statement only up to 50
+    parameters, so a 100-list message's keys were regex-scanned on every execution
+    (bench/README.md, "Session 4"). SQLite has no arrays.
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from app.ceb.catalogue import DocKind
 from app.ceb.codes import ReturnStatus
 from app.customs.models import Document, Inventory, InventoryLine
+from app.db import one_of
 
 TOLERANCE = Decimal("0.05")
 FEN = Decimal("0.01")
@@ -40,20 +41,24 @@ def payment_ref(head: Mapping[str, str]) -> str:
     return f"{head.get('ebpCode', '')}|{head.get('orderNo', '')}"
 
 
-# Built once (the window runs it for every message of lists). Each branch of the OR is an
-# index scan: the business key, or the order a money document pays for.
-_PARTNERS = select(Document).where(
-    Document.direction == bindparam("direction"),
-    Document.status == int(ReturnStatus.ACCEPTED),
-    or_(
-        (Document.kind == DocKind.ORDER.value)
-        & Document.business_key.in_(bindparam("orders", expanding=True)),
-        (Document.kind == DocKind.PAYMENT.value)
-        & Document.ref_key.in_(bindparam("orders", expanding=True)),
-        (Document.kind == DocKind.LOGISTICS.value)
-        & Document.business_key.in_(bindparam("waybills", expanding=True)),
-    ),
-)
+def _partners_query(dialect: str) -> Select[Document]:
+    # Each branch of the OR is an index scan: the business key, or the order a money document
+    # pays for.
+    return select(Document).where(
+        Document.direction == bindparam("direction"),
+        Document.status == int(ReturnStatus.ACCEPTED),
+        or_(
+            (Document.kind == DocKind.ORDER.value)
+            & one_of(Document.business_key, "orders", dialect),
+            (Document.kind == DocKind.PAYMENT.value) & one_of(Document.ref_key, "orders", dialect),
+            (Document.kind == DocKind.LOGISTICS.value)
+            & one_of(Document.business_key, "waybills", dialect),
+        ),
+    )
+
+
+# Built once per dialect: the window runs it for every message of lists.
+_PARTNERS = {dialect: _partners_query(dialect) for dialect in ("postgresql", "sqlite")}
 
 
 @dataclass
@@ -76,7 +81,8 @@ class Partners:
             DocKind.LOGISTICS.value: found.waybills,
         }
         for document in session.scalars(
-            _PARTNERS, {"direction": direction, "orders": list(orders), "waybills": list(waybills)}
+            _PARTNERS[session.get_bind().dialect.name],
+            {"direction": direction, "orders": list(orders), "waybills": list(waybills)},
         ):
             key = document.ref_key if document.kind == DocKind.PAYMENT.value else None
             into[document.kind][key or document.business_key] = document

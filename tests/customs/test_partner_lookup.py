@@ -49,14 +49,19 @@ def test_a_money_document_is_found_by_its_order_without_reading_the_others(
         session.execute(text("ANALYZE customs_document"))
     with session_factory.begin() as session:
         session.add_all(_payment(n) for n in range(PAYMENTS))
-    statement = _PARTNERS.params(
-        direction="E", orders=["4301990001|ORDER001234"], waybills=["4301990004|WB001234"]
-    ).compile(
-        dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]
-        compile_kwargs={"literal_binds": True, "render_postcompile": True},
-    )
-    # Literal values, as PostgreSQL plans a prepared statement's first executions.
+    statement = _PARTNERS["postgresql"].compile(dialect=postgresql.psycopg.dialect())  # type: ignore[no-untyped-call]
+    values = {
+        **statement.params,
+        "direction": "E",
+        "orders": ["4301990001|ORDER001234"],
+        "waybills": ["4301990004|WB001234"],
+    }
+    # Bound values, planned for them as a prepared statement's first executions are.
     with session_factory() as session:
-        plan = session.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}")).scalar_one()
+        plan = (
+            session.connection()
+            .exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", values)
+            .scalar_one()
+        )
     read = _index_entries_read(plan[0]["Plan"])
     assert read <= 10, f"finding 1 payment read {read} index entries of {PAYMENTS}"

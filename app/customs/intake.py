@@ -13,8 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Select, String, Table, bindparam, delete, func, select, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, bindparam, delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from app import rowbuffer
@@ -385,44 +384,15 @@ def _cop_no(head: Mapping[str, str]) -> str:
     return head.get("copNo") or f"~{head['ebpCode']}/{head['orderNo']}"
 
 
-def _stored_lists_query(dialect: str) -> Select[Inventory]:
-    if dialect == "postgresql":
-        # The keys as two arrays, not a placeholder pair per list (see app.db.one_of).
-        pairs = (
-            func.unnest(
-                bindparam("agents", type_=ARRAY(String)), bindparam("cops", type_=ARRAY(String))
-            )
-            .table_valued("agent_code", "cop_no")
-            .render_derived()
-        )
-        keys = tuple_(Inventory.agent_code, Inventory.cop_no).in_(select(pairs))
-    else:
-        keys = tuple_(Inventory.agent_code, Inventory.cop_no).in_(bindparam("keys", expanding=True))
-    return (
-        select(Inventory)
-        .where(Inventory.direction == bindparam("direction"), keys)
-        .with_for_update()
+# Built once: the window runs it for every message of lists.
+_STORED_LISTS = (
+    select(Inventory)
+    .where(
+        Inventory.direction == bindparam("direction"),
+        tuple_(Inventory.agent_code, Inventory.cop_no).in_(bindparam("keys", expanding=True)),
     )
-
-
-# Built once per dialect: the window runs it for every message of lists.
-_STORED_LISTS = {dialect: _stored_lists_query(dialect) for dialect in ("postgresql", "sqlite")}
-
-
-def _stored_lists(
-    session: Session, direction: str, keys: list[tuple[str, str]]
-) -> dict[tuple[str, str], Inventory]:
-    """The lists already stored under these (agentCode, copNo) keys, locked for this change."""
-    dialect = session.get_bind().dialect.name
-    params: dict[str, Any] = {"direction": direction}
-    if dialect == "postgresql":
-        params.update(agents=[agent for agent, _ in keys], cops=[cop for _, cop in keys])
-    else:
-        params.update(keys=keys)
-    return {
-        (inventory.agent_code, inventory.cop_no): inventory
-        for inventory in session.scalars(_STORED_LISTS[dialect], params)
-    }
+    .with_for_update()
+)
 
 
 def _inventories(
@@ -435,7 +405,10 @@ def _inventories(
     match_wait: timedelta,
 ) -> list[_Outcome]:
     keys = [(e.head["agentCode"], _cop_no(e.head)) for e, _ in entities]
-    existing = _stored_lists(session, spec.direction.value, keys)
+    existing = {
+        (inv.agent_code, inv.cop_no): inv
+        for inv in session.scalars(_STORED_LISTS, {"direction": spec.direction.value, "keys": keys})
+    }
     outcomes: list[_Outcome] = []
     new: list[tuple[CebEntity, dict[str, Any], list[dict[str, Any]], Inventory | None]] = []
     seen: set[tuple[str, str]] = set()

@@ -346,9 +346,10 @@ async def full(
     plans: list[Plan],
     clients: int,
     meter: CpuMeter,
-    pg_url: str,
+    db: Database,
     census_lines: list[str],
     raw_client: bool,
+    analyze: bool,
 ) -> list[Result]:
     """Warm up, then time each plan's lists; the statement census is taken in the warm-up.
 
@@ -371,6 +372,9 @@ async def full(
             if server.kind == "inprocess":
                 lists = sum(j.lists for j in p.warmup)
                 census_lines.append(f"- {p.mode}: {census.per_list(lists, len(p.warmup))}")
+            if analyze:
+                analyzed = ", ".join(db.analyze_as_autovacuum()) or "no table"
+                print(f"  {p.mode}: ANALYZE as autovacuum would have: {analyzed}", file=sys.stderr)
             timed_client = RawHttp(*(each.base_url for each in servers)) if raw_client else client
             start_cpu = meter.snapshot()
             started = time.perf_counter()
@@ -385,7 +389,7 @@ async def full(
             results.append(
                 Result(p.mode, "full", clients, len(p.timed), lists, seconds, latencies, cpu)
             )
-            counts = statuses(pg_url, p.cop_prefix)
+            counts = statuses(db.pg_url, p.cop_prefix)
             accepted = counts.get(120, 0)
             expected = lists + sum(j.lists for j in p.warmup)
             note = "" if accepted == expected else f"  <-- expected {expected} at 120"
@@ -637,6 +641,12 @@ def parse_args() -> argparse.Namespace:
         help="messages to profile: of 100 lists or of 1",
     )
     parser.add_argument("--top", type=int, default=16, help="functions shown in the profile")
+    parser.add_argument(
+        "--no-analyze",
+        action="store_true",
+        help="time on tables without statistics (by default the tables autovacuum would have "
+        "analyzed by then are analyzed after the warm-up: this cluster runs it off)",
+    )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
     return parser.parse_args()
 
@@ -688,9 +698,10 @@ def main() -> None:
                     plans,
                     args.clients,
                     meter,
-                    pg_url,
+                    db,
                     census_lines,
                     raw_client=args.client == "raw",
+                    analyze=not args.no_analyze,
                 )
             )
         summary = None

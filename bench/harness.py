@@ -456,7 +456,8 @@ def app_env(db_url: str, admin_key: str, *, require_signatures: bool = False) ->
 
 class Server:
     """The app to talk to: in this process through ASGITransport, a uvicorn subprocess, or
-    ``singlewindow serve --no-relay`` (``serve``, the production command)."""
+    ``singlewindow serve --no-relay`` (``serve``, the production command); ``bare``: the
+    bare path's server (bench/bare_server.py)."""
 
     def __init__(
         self,
@@ -480,6 +481,13 @@ class Server:
         return self.process.pid if self.process else None
 
     def _command(self, port: int) -> list[str]:
+        if self.kind == "bare":  # bench/bare_server.py: the bare path behind the same stack
+            return [
+                sys.executable, "-m", "uvicorn", "--app-dir", "bench",
+                "bare_server:create_app", "--factory",
+                "--host", "127.0.0.1", "--port", str(port),
+                "--log-level", "warning", "--no-access-log", "--workers", str(self.workers),
+            ]  # fmt: skip
         if self.kind == "serve":
             return [
                 *SINGLEWINDOW, "serve", "--no-relay",

@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 import shutil
@@ -54,6 +53,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from bare_server import BARE_DDL, store
 from harness import (
     AGENT,
     API,
@@ -76,11 +76,8 @@ from harness import (
 from sqlalchemy import Engine, event
 
 from app import migrate
-from app.ceb.catalogue import INBOUND
 from app.config import Settings
-from app.window import ceb
-from app.window.xmlsafe import parse_xml
-from app.window.xsd import SchemaSet, load_schemas
+from app.window.xsd import load_schemas
 
 PER_MESSAGE = 100  # the standard's maxOccurs for entities in one message
 
@@ -144,22 +141,9 @@ class Result:
 # ---------------------------------------------------------------- the bare path
 
 
-BARE_DDL = """
-CREATE TABLE bench_head (
-    guid text, agent_code text, cop_no text, order_no text, logistics_no text,
-    ebc_code text, gross_weight numeric(19, 5), head jsonb
-);
-CREATE TABLE bench_line (
-    head_guid text, gnum int, gcode text, gname text,
-    qty numeric(19, 5), price numeric(19, 5), total_price numeric(19, 5)
-)
-"""
-
-
 def bare(pg_url: str, jobs: list[Job], mode: str, meter: CpuMeter) -> Result:
     """parse + XSD + COPY of heads and lines, one transaction per message, one client."""
     schemas = load_schemas(Settings().xsd_dir)
-    spec = INBOUND["CEB603"]
     latencies = []
     progress = Progress(f"bare {mode}", sum(j.lists for j in jobs))
     with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -167,51 +151,46 @@ def bare(pg_url: str, jobs: list[Job], mode: str, meter: CpuMeter) -> Result:
         started = time.perf_counter()
         for job in jobs:
             t0 = time.perf_counter()
-            root = parse_xml(job.body, max_depth=64)
-            issues = schemas.validate(root, SchemaSet.EXPORT, job.body)
-            assert not issues, issues
-            entities = ceb.entities(root, spec)
-            with conn.transaction(), conn.cursor() as cur:
-                with cur.copy(
-                    "COPY bench_head (guid, agent_code, cop_no, order_no, logistics_no, "
-                    "ebc_code, gross_weight, head) FROM STDIN"
-                ) as out:
-                    for e in entities:
-                        h = e.head
-                        out.write_row(
-                            (
-                                h["guid"],
-                                h["agentCode"],
-                                h["copNo"],
-                                h["orderNo"],
-                                h["logisticsNo"],
-                                h["ebcCode"],
-                                h["grossWeight"],
-                                json.dumps(h, ensure_ascii=False),
-                            )
-                        )
-                with cur.copy(
-                    "COPY bench_line (head_guid, gnum, gcode, gname, qty, price, total_price) "
-                    "FROM STDIN"
-                ) as out:
-                    for e in entities:
-                        for line in e.lines:
-                            out.write_row(
-                                (
-                                    e.head["guid"],
-                                    line["gnum"],
-                                    line["gcode"],
-                                    line["gname"],
-                                    line["qty"],
-                                    line["price"],
-                                    line["totalPrice"],
-                                )
-                            )
+            store(conn, schemas, job.body)
             latencies.append(time.perf_counter() - t0)
             progress.add(job.lists)
         seconds = time.perf_counter() - started
         cpu = meter.since(start_cpu)
     return Result(mode, "bare", 1, len(jobs), sum(j.lists for j in jobs), seconds, latencies, cpu)
+
+
+async def bare_http(
+    servers: list[Server], plans: list[Plan], clients: int, meter: CpuMeter, raw_client: bool
+) -> list[Result]:
+    """The bare path behind the API's server stack (bare_server.py), ``clients`` at a time."""
+    results = []
+    async with contextlib.AsyncExitStack() as stack:
+        entered = [await stack.enter_async_context(server) for server in servers]
+        meter.server_pids = [each.pid for each in servers if each.pid is not None]
+        failures: Counter[str] = Counter()
+        for p in plans:
+            client = RawHttp(*(each.base_url for each in servers)) if raw_client else entered[0]
+            await drive(
+                client, p.warmup, {}, clients, f"warm-up bare-http {p.mode}", failures, path="/bare"
+            )
+            start_cpu = meter.snapshot()
+            started = time.perf_counter()
+            latencies = await drive(
+                client, p.timed, {}, clients, f"bare-http {p.mode}", failures, path="/bare"
+            )
+            seconds = time.perf_counter() - started
+            cpu = meter.since(start_cpu)
+            if isinstance(client, RawHttp):
+                await client.aclose()
+            lists = sum(j.lists for j in p.timed)
+            results.append(
+                Result(p.mode, "bare-http", clients, len(p.timed), lists, seconds, latencies, cpu)
+            )
+        if failures:
+            for what, n in failures.most_common(5):
+                print(f"  FAILED x{n}: {what}", file=sys.stderr)
+            raise SystemExit("some bare messages were not stored")
+    return results
 
 
 # ---------------------------------------------------------------- the full path
@@ -224,20 +203,23 @@ async def drive(
     clients: int,
     label: str,
     failures: Counter[str],
+    path: str = f"{API}/messages",
 ) -> list[float]:
-    """Send every job with ``clients`` concurrent senders; the latency of each message."""
+    """Send every job with ``clients`` concurrent senders; the latency of each message.
+
+    ``keys``: the API key of each sender (none for the bare path).
+    """
     pending = iter(jobs)
     latencies: list[float] = []
     progress = Progress(label, sum(j.lists for j in jobs))
 
     async def sender() -> None:
         for job in pending:
-            headers = {
-                "Authorization": f"Bearer {keys[job.sender]}",
-                "Content-Type": "application/xml",
-            }
+            headers = {"Content-Type": "application/xml"}
+            if job.sender in keys:
+                headers["Authorization"] = f"Bearer {keys[job.sender]}"
             t0 = time.perf_counter()
-            response = await client.post(f"{API}/messages", content=job.body, headers=headers)
+            response = await client.post(path, content=job.body, headers=headers)
             latencies.append(time.perf_counter() - t0)
             if response.status_code != 200:
                 failures[f"{response.status_code} {response.text[:200]}"] += 1
@@ -580,14 +562,15 @@ def verdicts(results: list[Result]) -> str:
     lines = []
     by = {(r.mode, r.path): r for r in results}
     for mode in ("single", "hundred"):
-        f, b = by.get((mode, "full")), by.get((mode, "bare"))
-        if f is None or b is None:
-            continue
-        ratio = (1 / f.lists_per_s) / (1 / b.lists_per_s)
-        lines.append(
-            f"- {mode}: full {1000 / f.lists_per_s:.2f} ms/list vs bare "
-            f"{1000 / b.lists_per_s:.2f} ms/list: ratio {ratio:.2f} (target <= 2)"
-        )
+        for base in ("bare", "bare-http"):
+            f, b = by.get((mode, "full")), by.get((mode, base))
+            if f is None or b is None:
+                continue
+            ratio = (1 / f.lists_per_s) / (1 / b.lists_per_s)
+            lines.append(
+                f"- {mode}: full {1000 / f.lists_per_s:.2f} ms/list vs {base} "
+                f"{1000 / b.lists_per_s:.2f} ms/list: ratio {ratio:.2f} (target <= 2)"
+            )
     if (f := by.get(("single", "full"))) is not None:
         lines.append(
             f"- single: {f.messages_per_s:.0f} messages/s with full processing (target >= 250)"
@@ -647,6 +630,12 @@ def parse_args() -> argparse.Namespace:
         help="time on tables without statistics (by default the tables autovacuum would have "
         "analyzed by then are analyzed after the warm-up: this cluster runs it off)",
     )
+    parser.add_argument(
+        "--bare-http",
+        action="store_true",
+        help="also time the bare path behind the API's server stack (bench/bare_server.py), "
+        "with the full path's clients and server processes",
+    )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
     return parser.parse_args()
 
@@ -684,6 +673,14 @@ def main() -> None:
         with psycopg.connect(db.monitor_url, autocommit=True) as monitor:
             meter = CpuMeter(monitor, dbname, [])
             results = [bare(pg_url, p.timed, p.mode, meter) for p in plans]
+            if args.bare_http:
+                bare_servers = (
+                    [Server("bare", db_url, admin_key) for _ in range(args.workers)]
+                    if args.server == "balanced"
+                    else [Server("bare", db_url, admin_key, args.workers)]
+                )
+                raw = args.client == "raw"
+                results += asyncio.run(bare_http(bare_servers, plans, args.clients, meter, raw))
             keys: dict[str, str] = {}
             servers = (
                 [Server("uvicorn", db_url, admin_key) for _ in range(args.workers)]

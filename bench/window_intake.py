@@ -173,23 +173,10 @@ async def bare_http(
             await drive(
                 client, p.warmup, {}, clients, f"warm-up bare-http {p.mode}", failures, path="/bare"
             )
-            start_cpu = meter.snapshot()
-            started = time.perf_counter()
-            latencies = await drive(
-                client, p.timed, {}, clients, f"bare-http {p.mode}", failures, path="/bare"
-            )
-            seconds = time.perf_counter() - started
-            cpu = meter.since(start_cpu)
-            if isinstance(client, RawHttp):
-                await client.aclose()
-            lists = sum(j.lists for j in p.timed)
             results.append(
-                Result(p.mode, "bare-http", clients, len(p.timed), lists, seconds, latencies, cpu)
+                await timed(client, p, {}, clients, "bare-http", meter, failures, path="/bare")
             )
-        if failures:
-            for what, n in failures.most_common(5):
-                print(f"  FAILED x{n}: {what}", file=sys.stderr)
-            raise SystemExit("some bare messages were not stored")
+        stop_on(failures, "some bare messages were not stored")
     return results
 
 
@@ -227,6 +214,37 @@ async def drive(
 
     await asyncio.gather(*(sender() for _ in range(clients)))
     return latencies
+
+
+async def timed(
+    client: httpx.AsyncClient | RawHttp,
+    p: Plan,
+    keys: dict[str, str],
+    clients: int,
+    path_name: str,
+    meter: CpuMeter,
+    failures: Counter[str],
+    path: str = f"{API}/messages",
+) -> Result:
+    """Send ``p``'s timed messages: their rate, latencies and CPU; a raw client is closed."""
+    start_cpu = meter.snapshot()
+    started = time.perf_counter()
+    latencies = await drive(
+        client, p.timed, keys, clients, f"{path_name} {p.mode}", failures, path=path
+    )
+    seconds = time.perf_counter() - started
+    cpu = meter.since(start_cpu)
+    if isinstance(client, RawHttp):
+        await client.aclose()
+    lists = sum(j.lists for j in p.timed)
+    return Result(p.mode, path_name, clients, len(p.timed), lists, seconds, latencies, cpu)
+
+
+def stop_on(failures: Counter[str], message: str) -> None:
+    if failures:
+        for what, n in failures.most_common(5):
+            print(f"  FAILED x{n}: {what}", file=sys.stderr)
+        raise SystemExit(message)
 
 
 def partner_jobs(templates: Templates, facts: list[ListFacts]) -> list[Job]:
@@ -358,28 +376,13 @@ async def full(
                 analyzed = ", ".join(db.analyze_as_autovacuum()) or "no table"
                 print(f"  {p.mode}: ANALYZE as autovacuum would have: {analyzed}", file=sys.stderr)
             timed_client = RawHttp(*(each.base_url for each in servers)) if raw_client else client
-            start_cpu = meter.snapshot()
-            started = time.perf_counter()
-            latencies = await drive(
-                timed_client, p.timed, keys, clients, f"full {p.mode}", failures
-            )
-            seconds = time.perf_counter() - started
-            cpu = meter.since(start_cpu)
-            if isinstance(timed_client, RawHttp):
-                await timed_client.aclose()
-            lists = sum(j.lists for j in p.timed)
-            results.append(
-                Result(p.mode, "full", clients, len(p.timed), lists, seconds, latencies, cpu)
-            )
+            results.append(await timed(timed_client, p, keys, clients, "full", meter, failures))
             counts = statuses(db.pg_url, p.cop_prefix)
             accepted = counts.get(120, 0)
-            expected = lists + sum(j.lists for j in p.warmup)
+            expected = sum(j.lists for j in p.timed) + sum(j.lists for j in p.warmup)
             note = "" if accepted == expected else f"  <-- expected {expected} at 120"
             print(f"  {p.mode}: list statuses {counts}{note}", file=sys.stderr)
-        if failures:
-            for what, n in failures.most_common(5):
-                print(f"  FAILED x{n}: {what}", file=sys.stderr)
-            raise SystemExit("some messages were not accepted")
+        stop_on(failures, "some messages were not accepted")
     return results
 
 

@@ -15,6 +15,10 @@ Semantics stay those of ``session.add``:
   each handler in a savepoint);
 - ``added`` still lists the rows of the current transaction after they were written, so the
   window answers from memory instead of reading its receipts back.
+
+One difference: the session's objects flush before the buffer (a buffered row may refer to
+an object: a receipt to its source message), so an object must not refer to a buffered row
+of the same transaction; its flush would come before the row it names exists.
 """
 
 import functools

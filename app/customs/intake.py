@@ -506,7 +506,8 @@ def _store_inventories(
     # are reserved, their values final, and nothing later in the request changes them. On
     # PostgreSQL they then share one statement with the receipts, audit entries and events
     # (bench/README.md, "Session 4"). Resubmitted lists are the session's and flush at commit,
-    # before the buffer, like anything else judging added.
+    # before the buffer, like anything else judging added; none of that refers to a new list
+    # (app.rowbuffer: an object must not name a buffered row).
     for inventory in created:
         rowbuffer.add(
             session,

@@ -29,6 +29,7 @@ from app import audit
 from app.config import DeliverySettings
 from app.delivery.models import AlertItem, Channel, Copy, Item, Subscription, SubscriptionCode
 from app.errors import Conflict, NotFound, RuleViolation
+from app.feeds import PUBLISH_BATCH, Feed
 from app.receipts import render
 from app.receipts import service as receipts_service
 from app.receipts.models import Receipt
@@ -206,7 +207,8 @@ def enqueue_and_send(
     results commit in their own short transactions, so none stays open across HTTP calls.
     """
     factory = sessionmaker(bind=session.get_bind(), expire_on_commit=False)
-    _publish_receipts(factory)
+    for feed in (receipts_service.RECEIPT_FEED, sla_service.ALERT_FEED):
+        _publish(factory, feed)
     with factory.begin() as tx:
         _enqueue(tx, now=now, policy=policy)
         _enqueue_copies(tx, now=now, policy=policy)
@@ -225,13 +227,13 @@ def enqueue_and_send(
     return delivered
 
 
-def _publish_receipts(factory: sessionmaker[Session]) -> None:
-    # Channels read by position like any feed. Each batch commits on its own, so that the
-    # publication lock is not held while every channel is queued; looping keeps the worker
-    # abreast of intake even when no enterprise polls.
+def _publish(factory: sessionmaker[Session], feed: Feed) -> None:
+    # Channels and subscriptions read by position like any reader of a feed. Each batch
+    # commits on its own, so that the publication lock is not held while every channel is
+    # queued; looping keeps the worker abreast of intake even when nobody polls.
     while True:
         with factory.begin() as tx:
-            if receipts_service.publish(tx) < receipts_service.PUBLISH_BATCH:
+            if feed.publish(tx) < PUBLISH_BATCH:
                 return
 
 
@@ -617,7 +619,7 @@ def _enqueue_alerts(session: Session, *, now: datetime, policy: DeliverySettings
         ).all()
         while True:
             alerts = sla_service.alerts_after(
-                session, after_id=subscription.cursor, customs_codes=codes, limit=500
+                session, after=subscription.cursor, customs_codes=codes, limit=500
             )
             session.add_all(
                 _alert_item(subscription.id, alert, now=now, policy=policy)
@@ -626,7 +628,7 @@ def _enqueue_alerts(session: Session, *, now: datetime, policy: DeliverySettings
                 if alert.raised_at >= subscription.created_at
             )
             if alerts:
-                subscription.cursor = alerts[-1].id
+                subscription.cursor = alerts[-1].position
             if len(alerts) < 500:
                 break
 

@@ -7,11 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONDoc, utcnow
 
-# The id's own sequence (BIGSERIAL) on PostgreSQL. Positions are drawn from it too, so a
-# position is greater than every id handed out before it: ids given out as cursors before
-# receipts had positions stay valid cursors (migration 0011 made the old ids positions).
-# It must keep CACHE 1 (the default): with a cache per connection, numbers drawn later by
-# another connection could be smaller, and positions would no longer rise with time.
+# The id's own sequence (BIGSERIAL) on PostgreSQL; receipt positions are drawn from it too
+# (app.feeds: it must keep CACHE 1; migration 0011 made the old ids positions).
 RECEIPT_NUMBERS = Sequence("receipt_id_seq")
 
 
@@ -43,5 +40,5 @@ class Receipt(Base):
     source_message_id: Mapped[UUID | None] = mapped_column(Uuid, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Where the receipt stands in its recipient's feed (the cursor of GET /receipts and of
-    # the push channels), in commit order; None until published (receipts_service.publish).
+    # the push channels), in commit order; None until published (app.feeds).
     position: Mapped[int | None] = mapped_column(BigInteger)

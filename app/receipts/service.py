@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import cast
 from uuid import UUID
 
-from sqlalchemy import SQLColumnExpression, Table, Update, func, select, text, update
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from app import rowbuffer
+from app.feeds import Feed
 from app.receipts.models import RECEIPT_NUMBERS, Receipt
 from app.receipts.schemas import IssuedReceipt, ReceiptDraft
 
@@ -18,11 +19,9 @@ from app.receipts.schemas import IssuedReceipt, ReceiptDraft
 SOURCE_MESSAGE = "source_message_id"
 _RETURN_INFO_MAX = 5000  # the column's length
 
-# Held by the one transaction that publishes, until it commits (PostgreSQL).
-_PUBLISH_LOCK_KEY = 7_310_004
-# Bounds the rows one publication updates, so the transaction holding the lock stays short.
-PUBLISH_BATCH = 1000
-_RECEIPTS = cast(Table, Receipt.__table__)
+# Feeds are read by position, not id (app.feeds); the lock key is held by the one
+# transaction that publishes, until it commits (PostgreSQL).
+RECEIPT_FEED = Feed(cast(Table, Receipt.__table__), RECEIPT_NUMBERS, lock_key=7_310_004)
 
 
 def issue(
@@ -96,57 +95,6 @@ def for_message(
     return session.scalars(query.order_by(Receipt.id)).all()
 
 
-def _publication(position: SQLColumnExpression[int]) -> Update:
-    # nextval runs after the ORDER BY and LIMIT (PostgreSQL evaluates volatile output
-    # expressions after sorting), so positions rise with ids within the batch.
-    batch = (
-        select(_RECEIPTS.c.id, position.label("position"))
-        .where(_RECEIPTS.c.position.is_(None))
-        .order_by(_RECEIPTS.c.id)
-        .limit(PUBLISH_BATCH)
-        .cte("batch")
-    )
-    return update(_RECEIPTS).where(_RECEIPTS.c.id == batch.c.id).values(position=batch.c.position)
-
-
-# Built once, as Core statements: every GET /receipts publishes (building them and the ORM
-# bulk-update path took 0.8 ms a call where the database needs 0.2 ms).
-_PUBLISH = {
-    "postgresql": _publication(RECEIPT_NUMBERS.next_value()),
-    # One writer at a time (BEGIN IMMEDIATE): SQLite's ids are already in commit order.
-    "sqlite": _publication(_RECEIPTS.c.id),
-}
-_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:k)").bindparams(k=_PUBLISH_LOCK_KEY)
-_WAIT_LOCK = text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_PUBLISH_LOCK_KEY)
-
-
-def publish(session: Session, *, wait: bool = False) -> int:
-    """Give committed receipts without a position the next positions, in id order.
-
-    Feeds are read by position, not id: an id is taken at INSERT but seen at COMMIT, and
-    writers commit in any order, so a reader past id 101 would never see a 100 that was
-    still committing. Positions are given by one transaction at a time, which holds the
-    lock until it commits, so they become visible in increasing order. A caller that does
-    not get the lock (another is publishing) publishes nothing and reads what is published:
-    a little behind, never past a gap; ``wait`` waits for the lock instead. Within a batch,
-    id order keeps each document's receipts in the order they were issued.
-    """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql" and not _lock_publication(session, wait=wait):
-        return 0
-    return int(session.execute(_PUBLISH[dialect]).rowcount)  # type: ignore[attr-defined]
-
-
-def _lock_publication(session: Session, *, wait: bool) -> bool:
-    # In READ COMMITTED the UPDATE that follows takes its snapshot once the lock is granted,
-    # so it sees the positions of the previous holder, which committed before releasing it.
-    # (Hence two statements: a lock taken inside the UPDATE would come after its snapshot.)
-    if wait:
-        session.execute(_WAIT_LOCK)
-        return True
-    return bool(session.scalar(_TRY_LOCK))
-
-
 @dataclass(frozen=True)
 class Page:
     receipts: Sequence[Receipt]
@@ -161,7 +109,7 @@ class Page:
 
 def page(session: Session, *, recipient_code: str, after: int, limit: int) -> Page:
     """The recipient's receipts after a position, oldest first, publishing what committed."""
-    publish(session)
+    RECEIPT_FEED.publish(session)
     return published_after(session, recipient_code=recipient_code, after=after, limit=limit)
 
 
@@ -181,10 +129,8 @@ def published_after(session: Session, *, recipient_code: str, after: int, limit:
 
 def current_position(session: Session, *, recipient_code: str) -> int:
     """A cursor from which only receipts committed after this call are read."""
-    # Waiting, and to the end of the backlog: what committed before now must get positions
-    # at or below this cursor.
-    while publish(session, wait=True) == PUBLISH_BATCH:
-        pass
+    # What committed before now must get positions at or below this cursor.
+    RECEIPT_FEED.publish_all(session)
     latest = session.scalar(
         select(func.max(Receipt.position)).where(Receipt.recipient_code == recipient_code)
     )

@@ -2,12 +2,14 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint, Uuid, text
+from sqlalchemy import BigInteger, Index, Integer, Sequence, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, utcnow
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
+# The alert id's own sequence (BIGSERIAL) on PostgreSQL: alert positions are drawn from it.
+ALERT_NUMBERS = Sequence("sla_alert_id_seq")
 # Partial indexes keep only the open lists (about 1 % of all at any time), the only ones ever
 # asked "how much time is left?", and of those the ones an alert may still be due for.
 # Queries spell the states as literals so that both databases match them to these indexes.
@@ -118,7 +120,13 @@ class Alert(Base):
     __tablename__ = "sla_alert"
     __table_args__ = (
         UniqueConstraint("inventory_id", "kind"),
-        Index("ix_sla_alert_code_id", "customs_code", "id"),
+        Index("ix_sla_alert_code_position", "customs_code", "position"),
+        Index(
+            "ix_sla_alert_unpublished",
+            "id",
+            postgresql_where=text("position IS NULL"),
+            sqlite_where=text("position IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
@@ -129,3 +137,6 @@ class Alert(Base):
     deadline: Mapped[datetime]
     raised_at: Mapped[datetime]
     event_id: Mapped[UUID] = mapped_column(Uuid, unique=True)
+    # Where the alert stands in the alert feed (the cursor of GET /sla/alerts and of the
+    # subscriptions), in commit order; None until published (app.feeds).
+    position: Mapped[int | None] = mapped_column(BigInteger)

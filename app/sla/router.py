@@ -50,13 +50,17 @@ def alerts(
     session: SessionDep,
     caller: CallerDep,
     customs_code: CustomsCode = None,
-    after: Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="page: alert ids above this")] = 0,
+    after: Annotated[
+        int,
+        Query(ge=0, le=MAX_ROW_ID, description="cursor: the position of the last alert seen"),
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> object:
-    """At-risk and breach alerts of the caller's customs codes, oldest first.
+    """At-risk and breach alerts of the caller's customs codes, in the order they committed.
 
-    Subscribers will get them pushed the way receipts are; until then they read them here.
+    The cursor is an alert's ``position``, not its ``id``: an alert that commits late comes
+    after the ones already read, never behind the cursor. Subscriptions get them pushed.
     """
     return service.alerts(
-        session, caller=caller, customs_code=customs_code, after_id=after, limit=limit
+        session, caller=caller, customs_code=customs_code, after=after, limit=limit
     )

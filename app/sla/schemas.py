@@ -59,6 +59,8 @@ class ClockRead(Schema):
 
 class AlertRead(Schema):
     id: int
+    # The alert's place in the feed, in commit order: ``after`` of GET /sla/alerts.
+    position: int
     inventory_id: int
     invt_no: str
     customs_code: str

@@ -12,10 +12,10 @@ import hashlib
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, cast
 from uuid import UUID
 
-from sqlalchemy import and_, case, func, literal_column, or_, select, text
+from sqlalchemy import Table, and_, case, func, literal_column, or_, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -24,9 +24,10 @@ from app import outbox
 from app.auth import Agency, Caller
 from app.ceb.codes import ReturnStatus
 from app.config import SlaSettings
+from app.feeds import Feed
 from app.metrics import SLA_CLEARANCE, SLA_LISTS
 from app.sla.events import SlaAtRisk, SlaBreached, SlaClockStarted
-from app.sla.models import Alert, Arrival, Clock, ClockState
+from app.sla.models import ALERT_NUMBERS, Alert, Arrival, Clock, ClockState
 from app.sla.schemas import (
     AlertRead,
     ClockRead,
@@ -48,6 +49,8 @@ REVIEW = int(ReturnStatus.REVIEW)
 RELEASED = int(ReturnStatus.RELEASED)
 SCAN_BATCH = 500
 _OPEN = (ClockState.PENDING, ClockState.RUNNING)
+# Alerts are read by position, not id (app.feeds); the key is held by their publisher.
+ALERT_FEED = Feed(cast(Table, Alert.__table__), ALERT_NUMBERS, lock_key=7_310_005)
 
 
 def _state_is(*states: ClockState) -> ColumnElement[bool]:
@@ -530,12 +533,14 @@ def alerts(
     *,
     caller: Caller,
     customs_code: str | None,
-    after_id: int = 0,
+    after: int = 0,
     limit: int = 100,
 ) -> Sequence[Alert]:
-    """The at-risk and breach alerts of the caller's customs codes, oldest first (cursor)."""
+    """The at-risk and breach alerts of the caller's customs codes after a position, in the
+    order they committed, publishing what committed (app.feeds)."""
     codes = _jurisdiction(caller, customs_code)
-    query = select(Alert).where(Alert.id > after_id).order_by(Alert.id).limit(limit)
+    ALERT_FEED.publish(session)
+    query = select(Alert).where(Alert.position > after).order_by(Alert.position).limit(limit)
     if codes is not None:
         query = query.where(Alert.customs_code.in_(codes))
     return session.scalars(query).all()
@@ -550,13 +555,13 @@ def _jurisdiction(caller: Caller, customs_code: str | None) -> list[str] | None:
 
 
 def alerts_after(
-    session: Session, *, after_id: int, customs_codes: Sequence[str], limit: int
+    session: Session, *, after: int, customs_codes: Sequence[str], limit: int
 ) -> list[AlertRead]:
-    """The alerts of these customs codes after a cursor, oldest first (for their subscribers)."""
+    """The published alerts of these customs codes after a position (for their subscribers)."""
     rows = session.scalars(
         select(Alert)
-        .where(Alert.id > after_id, Alert.customs_code.in_(customs_codes))
-        .order_by(Alert.id)
+        .where(Alert.position > after, Alert.customs_code.in_(customs_codes))
+        .order_by(Alert.position)
         .limit(limit)
     )
     return [AlertRead.model_validate(row) for row in rows]

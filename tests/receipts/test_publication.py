@@ -94,7 +94,7 @@ def test_a_reader_that_finds_another_publishing_reads_what_is_published(
     (first,) = issue(session_factory, draft("doc-1"))
     answers: list[dict[str, Any]] = []
     with session_factory() as publisher:
-        assert receipts_service.publish(publisher) == 1
+        assert receipts_service.RECEIPT_FEED.publish(publisher) == 1
         (second,) = issue(session_factory, draft("doc-2"))
 
         reader = threading.Thread(target=lambda: answers.append(pull(client, headers, after=0)))

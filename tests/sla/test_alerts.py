@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
@@ -148,7 +149,7 @@ class TestAlerts:
         lists.scan(T0 + 30 * H)
         mine = client.get("/api/v1/sla/alerts", headers=officer).json()
         assert [a["inventory_id"] for a in mine] == [1, 3]
-        page = client.get(f"/api/v1/sla/alerts?after={mine[0]['id']}", headers=officer).json()
+        page = client.get(f"/api/v1/sla/alerts?after={mine[0]['position']}", headers=officer).json()
         assert [a["inventory_id"] for a in page] == [3]
         everyone = client.get("/api/v1/sla/alerts", headers=admin).json()
         assert sorted(a["customs_code"] for a in everyone) == ["4900", "4900", "4901"]
@@ -160,6 +161,26 @@ class TestAlerts:
             for path in ("alerts", "overview", "inventories?state=breached"):
                 response = client.get(f"/api/v1/sla/{path}", headers=headers)
                 assert response.status_code == 403, (path, response.text)
+
+    @pytest.mark.postgres_only
+    def test_an_alert_that_commits_after_a_later_one_is_still_read(
+        self, client: TestClient, officer: Headers, session_factory: sessionmaker[Session]
+    ) -> None:
+        with session_factory() as slow:
+            late = _alert(slow, 1)
+            with session_factory.begin() as fast:
+                early = _alert(fast, 2)
+            assert late < early, "the slow scan took the lower id"
+
+            seen = client.get("/api/v1/sla/alerts", headers=officer).json()
+            assert [a["id"] for a in seen] == [early]
+            slow.commit()
+
+        cursor = seen[-1]["position"]
+        later = client.get(f"/api/v1/sla/alerts?after={cursor}", headers=officer).json()
+        assert [a["id"] for a in later] == [late], "paged by id, the late alert is lost"
+        cursor = later[-1]["position"]
+        assert client.get(f"/api/v1/sla/alerts?after={cursor}", headers=officer).json() == []
 
     @pytest.mark.postgres_only
     def test_concurrent_scans_raise_each_alert_once(
@@ -202,3 +223,19 @@ class TestMetrics:
         assert sample("sw_sla_clearance_seconds_count") == count + 1
         assert sample("sw_sla_clearance_seconds_bucket", le="7200.0") == within_2h + 1
         assert sample("sw_sla_clearance_seconds_bucket", le="3600.0") == within_1h
+
+
+def _alert(session: Session, inventory_id: int) -> int:
+    """An at-risk alert written as the scan writes it; its id (taken now, seen at commit)."""
+    row = Alert(
+        inventory_id=inventory_id,
+        invt_no=f"49002026I{inventory_id:09d}",
+        customs_code="4900",
+        kind="at_risk",
+        deadline=T0 + 24 * H,
+        raised_at=T0 + 21 * H,
+        event_id=uuid4(),
+    )
+    session.add(row)
+    session.flush()
+    return row.id

@@ -10,11 +10,14 @@ from sqlalchemy import (
     Date,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
+    Sequence,
     String,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -22,6 +25,8 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from app.db import Base, JSONDoc, utcnow
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
+# The alert id's own sequence (BIGSERIAL) on PostgreSQL: alert positions are drawn from it.
+ALERT_NUMBERS = Sequence("forex_alert_id_seq")
 RATE_SCALE = 8
 _RATE_FACTOR = Decimal(10) ** RATE_SCALE
 
@@ -197,7 +202,16 @@ class Alert(Base):
     """A list that backed a bank's settlements was returned or cancelled afterwards."""
 
     __tablename__ = "forex_alert"
-    __table_args__ = (UniqueConstraint("source_event_id", "bank_code"),)
+    __table_args__ = (
+        UniqueConstraint("source_event_id", "bank_code"),
+        Index("ix_forex_alert_bank_code_position", "bank_code", "position"),
+        Index(
+            "ix_forex_alert_unpublished",
+            "id",
+            postgresql_where=text("position IS NULL"),
+            sqlite_where=text("position IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     bank_code: Mapped[str] = mapped_column(String(32), index=True)
@@ -209,3 +223,6 @@ class Alert(Base):
     settlement_ids: Mapped[list[str]] = mapped_column(JSONDoc)
     source_event_id: Mapped[UUID] = mapped_column(Uuid)
     raised_at: Mapped[datetime]
+    # Where the alert stands in the alert feed (the cursor of GET /forex/alerts), in commit
+    # order; None until published (app.feeds).
+    position: Mapped[int | None] = mapped_column(BigInteger)

@@ -128,10 +128,17 @@ def reverse(settlement_id: UUID, data: Reversal, session: SessionDep, caller: Ca
 def list_alerts(
     session: SessionDep,
     caller: CallerDep,
-    after: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
+    after: Annotated[
+        int,
+        Query(ge=0, le=MAX_ROW_ID, description="cursor: next_after of the last page"),
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> object:
-    """Lists returned or cancelled after they backed settlements: a bank's own; admins all."""
+    """Lists returned or cancelled after they backed settlements: a bank's own; admins all.
+
+    In the order the alerts committed; the cursor is a position (``next_after``, an alert's
+    ``position``), not an id, so an alert that commits late is never behind it.
+    """
     bank_code = None if caller.is_admin else caller.require_bank()
     return service.alerts(session, bank_code=bank_code, after=after, limit=limit)
 

@@ -179,6 +179,8 @@ class TradeListPage(Schema):
 
 class AlertRead(Schema):
     id: int
+    # The alert's place in the feed, in commit order: ``after`` of GET /forex/alerts.
+    position: int
     bank_code: str
     invt_no: str
     ebc_code: str

@@ -27,10 +27,12 @@ from app.customs import service as customs_service
 from app.customs.schemas import TradeListRead
 from app.db import utcnow
 from app.errors import Conflict, NotFound
+from app.feeds import Feed
 from app.forex import rules
 from app.forex.events import TradeListAlertRaised
 from app.forex.masking import MONEY_FIELDS, ORDER_FIELDS, mask_id, masked_head
 from app.forex.models import (
+    ALERT_NUMBERS,
     Alert,
     Allocation,
     CheckRecord,
@@ -63,6 +65,8 @@ from app.registry import service as registry_service
 
 DEFAULT_TOLERANCE = Decimal("0.01")
 _Q = Decimal("0.00001")
+# Alerts are read by position, not id (app.feeds); the key is held by their publisher.
+ALERT_FEED = Feed(cast(Table, Alert.__table__), ALERT_NUMBERS, lock_key=7_310_006)
 ZERO = Decimal(0)
 
 
@@ -934,15 +938,17 @@ def record_return(
 
 
 def alerts(session: Session, *, bank_code: str | None, after: int, limit: int) -> AlertPage:
-    """Alerts in order; a bank sees its own, an administrator every bank's."""
-    query = select(Alert).where(Alert.id > after).order_by(Alert.id).limit(limit + 1)
+    """Alerts after a position, in the order they committed, publishing what committed
+    (app.feeds); a bank sees its own, an administrator every bank's."""
+    ALERT_FEED.publish(session)
+    query = select(Alert).where(Alert.position > after).order_by(Alert.position).limit(limit + 1)
     if bank_code is not None:
         query = query.where(Alert.bank_code == bank_code)
     rows = session.scalars(query).all()
     page = rows[:limit]
     return AlertPage(
         alerts=[AlertRead.model_validate(a) for a in page],
-        next_after=page[-1].id if len(rows) > limit else None,
+        next_after=page[-1].position if len(rows) > limit else None,
     )
 
 

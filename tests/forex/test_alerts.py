@@ -2,7 +2,9 @@
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +15,7 @@ from app import outbox
 from app.customs.events import InventoryRefunded, InventoryStatusChanged
 from app.customs.models import Inventory
 from app.forex import handlers
+from app.forex.models import Alert
 from app.outbox import OutboxMessage
 from tests.forex.conftest import BANK, EXPORT_EBC, OTHER_BANK, ExportStory
 
@@ -234,3 +237,44 @@ def test_only_banks_and_administrators_read_alerts(
 ) -> None:
     seller = register(EXPORT_EBC, "ebc")
     assert client.get("/api/v1/forex/alerts", headers=seller).status_code == 403
+
+
+@pytest.mark.postgres_only
+def test_an_alert_that_commits_after_a_later_one_is_still_read(
+    client: TestClient, banks: dict[str, Headers], session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as slow:
+        late = _alert(slow, "E1")
+        with session_factory.begin() as fast:
+            early = _alert(fast, "E2")
+        assert late < early, "the slow handler took the lower id"
+
+        seen = alerts(client, banks[BANK])
+        assert [a["id"] for a in seen] == [early]
+        slow.commit()
+
+    response = client.get(f"/api/v1/forex/alerts?after={seen[-1]['position']}", headers=banks[BANK])
+    later = response.json()["alerts"]
+    assert [a["id"] for a in later] == [late], "paged by id, the late alert is lost"
+    response = client.get(
+        f"/api/v1/forex/alerts?after={later[-1]['position']}", headers=banks[BANK]
+    )
+    assert response.json()["alerts"] == []
+
+
+def _alert(session: Session, invt_no: str) -> int:
+    """An alert written as the handler writes it; its id (taken now, seen at commit)."""
+    row = Alert(
+        bank_code=BANK,
+        invt_no=invt_no,
+        ebc_code=EXPORT_EBC,
+        kind="cancelled",
+        allocated=Decimal("10"),
+        currency="142",
+        settlement_ids=[],
+        source_event_id=uuid4(),
+        raised_at=datetime(2026, 11, 29, tzinfo=UTC),
+    )
+    session.add(row)
+    session.flush()
+    return row.id

@@ -17,22 +17,17 @@ be smaller, and positions would no longer rise with time. SQLite has one writer 
 (BEGIN IMMEDIATE): its ids are already in commit order, and they are the positions.
 """
 
-from dataclasses import dataclass, field
-
-from sqlalchemy import (
-    Sequence,
-    SQLColumnExpression,
-    Table,
-    TextClause,
-    Update,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Index, Sequence, SQLColumnExpression, Table, Update, select, text, update
 from sqlalchemy.orm import Session
 
 # Bounds the rows one publication updates, so the transaction holding the lock stays short.
 PUBLISH_BATCH = 1000
+_UNPUBLISHED = "position IS NULL"
+
+
+def unpublished_index(name: str) -> Index:
+    """The partial index a feed's publication reads: its rows still without a position."""
+    return Index(name, "id", postgresql_where=text(_UNPUBLISHED), sqlite_where=text(_UNPUBLISHED))
 
 
 def _publication(table: Table, position: SQLColumnExpression[int]) -> Update:
@@ -48,29 +43,18 @@ def _publication(table: Table, position: SQLColumnExpression[int]) -> Update:
     return update(table).where(table.c.id == batch.c.id).values(position=batch.c.position)
 
 
-@dataclass(frozen=True)
 class Feed:
     """A table with ``id`` and a nullable ``position``, its id sequence, and its lock key."""
 
-    table: Table
-    numbers: Sequence
-    lock_key: int
-    # Built once, as Core statements: feeds publish on every read.
-    _publish: dict[str, Update] = field(init=False, repr=False, compare=False)
-    _try_lock: TextClause = field(init=False, repr=False, compare=False)
-    _wait_lock: TextClause = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        statements = {
-            "postgresql": _publication(self.table, self.numbers.next_value()),
-            "sqlite": _publication(self.table, self.table.c.id),
+    def __init__(self, table: Table, numbers: Sequence, *, lock_key: int) -> None:
+        # Built once, as Core statements: every read publishes (building them and the ORM
+        # bulk-update path took 0.8 ms a call where the database needs 0.2 ms).
+        self._publish = {
+            "postgresql": _publication(table, numbers.next_value()),
+            "sqlite": _publication(table, table.c.id),
         }
-        object.__setattr__(self, "_publish", statements)
-        lock = {"k": self.lock_key}
-        try_lock = text("SELECT pg_try_advisory_xact_lock(:k)").bindparams(**lock)
-        object.__setattr__(self, "_try_lock", try_lock)
-        wait_lock = text("SELECT pg_advisory_xact_lock(:k)").bindparams(**lock)
-        object.__setattr__(self, "_wait_lock", wait_lock)
+        self._try_lock = text("SELECT pg_try_advisory_xact_lock(:k)").bindparams(k=lock_key)
+        self._wait_lock = text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=lock_key)
 
     def publish(self, session: Session, *, wait: bool = False) -> int:
         """Give committed rows without a position the next positions, in id order.

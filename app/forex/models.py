@@ -17,12 +17,12 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from app.db import Base, JSONDoc, utcnow
+from app.feeds import unpublished_index
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 # The alert id's own sequence (BIGSERIAL) on PostgreSQL: alert positions are drawn from it.
@@ -205,12 +205,7 @@ class Alert(Base):
     __table_args__ = (
         UniqueConstraint("source_event_id", "bank_code"),
         Index("ix_forex_alert_bank_code_position", "bank_code", "position"),
-        Index(
-            "ix_forex_alert_unpublished",
-            "id",
-            postgresql_where=text("position IS NULL"),
-            sqlite_where=text("position IS NULL"),
-        ),
+        unpublished_index("ix_forex_alert_unpublished"),
     )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)

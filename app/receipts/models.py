@@ -2,10 +2,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Index, Integer, Sequence, String, Uuid, text
+from sqlalchemy import BigInteger, Index, Integer, Sequence, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONDoc, utcnow
+from app.feeds import unpublished_index
 
 # The id's own sequence (BIGSERIAL) on PostgreSQL; receipt positions are drawn from it too
 # (app.feeds: it must keep CACHE 1; migration 0011 made the old ids positions).
@@ -18,12 +19,7 @@ class Receipt(Base):
     __tablename__ = "receipt"
     __table_args__ = (
         Index("ix_receipt_recipient_position", "recipient_code", "position"),
-        Index(
-            "ix_receipt_unpublished",
-            "id",
-            postgresql_where=text("position IS NULL"),
-            sqlite_where=text("position IS NULL"),
-        ),
+        unpublished_index("ix_receipt_unpublished"),
     )
 
     id: Mapped[int] = mapped_column(

@@ -6,6 +6,7 @@ from sqlalchemy import BigInteger, Index, Integer, Sequence, String, UniqueConst
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, utcnow
+from app.feeds import unpublished_index
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 # The alert id's own sequence (BIGSERIAL) on PostgreSQL: alert positions are drawn from it.
@@ -121,12 +122,7 @@ class Alert(Base):
     __table_args__ = (
         UniqueConstraint("inventory_id", "kind"),
         Index("ix_sla_alert_code_position", "customs_code", "position"),
-        Index(
-            "ix_sla_alert_unpublished",
-            "id",
-            postgresql_where=text("position IS NULL"),
-            sqlite_where=text("position IS NULL"),
-        ),
+        unpublished_index("ix_sla_alert_unpublished"),
     )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)

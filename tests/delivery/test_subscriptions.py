@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,7 +23,7 @@ from app.receipts import service as receipts_service
 from app.receipts.models import Receipt
 from app.receipts.schemas import ReceiptDraft
 from app.sla import service as sla_service
-from app.sla.models import Alert
+from tests.support.alerts import sla_alert
 
 POLICY = DeliverySettings(
     horizon_hours=24, timeout_s=0.3, backoff_base_s=60, backoff_max_s=3600, batch_size=50
@@ -153,22 +152,6 @@ def test_each_alert_reaches_the_subscribers_of_its_customs_code_once(
     assert hooks.hits["other"] == []
 
 
-def alert(session: Session, inventory_id: int, customs_code: str = "4900") -> int:
-    """An at-risk alert written as the scan writes it; its id (taken now, seen at commit)."""
-    row = Alert(
-        inventory_id=inventory_id,
-        invt_no=f"{customs_code}2026I{inventory_id:09d}",
-        customs_code=customs_code,
-        kind="at_risk",
-        deadline=T0 + 24 * H,
-        raised_at=T0 + 21 * H,
-        event_id=uuid4(),
-    )
-    session.add(row)
-    session.flush()
-    return row.id
-
-
 @pytest.mark.postgres_only
 def test_an_alert_that_commits_after_a_later_one_is_still_pushed(
     client: TestClient,
@@ -178,9 +161,9 @@ def test_an_alert_that_commits_after_a_later_one_is_still_pushed(
 ) -> None:
     subscribe(client, admin, "Changsha ops", hooks.url("ours"), "4900")
     with session_factory() as slow:
-        late = alert(slow, 1)
+        late = sla_alert(slow, 1, deadline=T0 + 24 * H)
         with session_factory.begin() as fast:
-            early = alert(fast, 2)
+            early = sla_alert(fast, 2, deadline=T0 + 24 * H)
         assert late < early, "the slow scan took the lower id"
 
         assert push(session_factory, T0 + 21 * H) == 1

@@ -2,7 +2,6 @@
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +14,7 @@ from app.outbox import OutboxMessage
 from app.sla import service
 from app.sla.models import Alert
 from tests.sla.conftest import T0, H, Headers, Lists
+from tests.support.alerts import sla_alert
 
 SECOND = timedelta(seconds=1)
 
@@ -167,9 +167,9 @@ class TestAlerts:
         self, client: TestClient, officer: Headers, session_factory: sessionmaker[Session]
     ) -> None:
         with session_factory() as slow:
-            late = _alert(slow, 1)
+            late = sla_alert(slow, 1, deadline=T0 + 24 * H)
             with session_factory.begin() as fast:
-                early = _alert(fast, 2)
+                early = sla_alert(fast, 2, deadline=T0 + 24 * H)
             assert late < early, "the slow scan took the lower id"
 
             seen = client.get("/api/v1/sla/alerts", headers=officer).json()
@@ -223,19 +223,3 @@ class TestMetrics:
         assert sample("sw_sla_clearance_seconds_count") == count + 1
         assert sample("sw_sla_clearance_seconds_bucket", le="7200.0") == within_2h + 1
         assert sample("sw_sla_clearance_seconds_bucket", le="3600.0") == within_1h
-
-
-def _alert(session: Session, inventory_id: int) -> int:
-    """An at-risk alert written as the scan writes it; its id (taken now, seen at commit)."""
-    row = Alert(
-        inventory_id=inventory_id,
-        invt_no=f"49002026I{inventory_id:09d}",
-        customs_code="4900",
-        kind="at_risk",
-        deadline=T0 + 24 * H,
-        raised_at=T0 + 21 * H,
-        event_id=uuid4(),
-    )
-    session.add(row)
-    session.flush()
-    return row.id

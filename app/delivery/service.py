@@ -300,10 +300,8 @@ def _claim(session: Session, *, now: datetime, policy: DeliverySettings) -> list
         session,
         Item,
         # A document's receipts go in order: none overtakes a pending earlier one.
-        ahead=lambda earlier: (
-            (earlier.enterprise_code == Item.enterprise_code)
-            & (earlier.doc_key == Item.doc_key)
-            & (earlier.id < Item.id)
+        same_queue=lambda earlier: (
+            (earlier.enterprise_code == Item.enterprise_code) & (earlier.doc_key == Item.doc_key)
         ),
         active=Item.enterprise_code.in_(
             select(Channel.enterprise_code).where(Channel.status == ChannelStatus.ACTIVE)
@@ -348,13 +346,14 @@ def _claim_due(
     session: Session,
     model: type[_Queued],
     *,
-    ahead: Callable[[Any], ColumnElement[bool]],
+    same_queue: Callable[[Any], ColumnElement[bool]],
     active: ColumnElement[bool],
     now: datetime,
     policy: DeliverySettings,
 ) -> Sequence[_Queued]:
-    """Due pending items, oldest first, none behind a pending item ``ahead`` of it, leased
-    for long enough to send them all. SKIP LOCKED: two pushers never take the same item."""
+    """Due pending items, oldest first, none behind an earlier pending item of its queue,
+    leased for long enough to send them all. SKIP LOCKED: two pushers never take the same
+    item. Items are queued in their feed's order, so their ids are that order."""
     earlier = aliased(model)
     items = session.scalars(
         select(model)
@@ -363,7 +362,9 @@ def _claim_due(
             model.next_attempt_at <= now,
             model.claimed_until.is_(None) | (model.claimed_until < now),
             active,
-            ~exists().where(earlier.status == ItemStatus.PENDING, ahead(earlier)),
+            ~exists().where(
+                earlier.status == ItemStatus.PENDING, earlier.id < model.id, same_queue(earlier)
+            ),
         )
         .order_by(model.id)
         .limit(policy.batch_size)
@@ -663,11 +664,8 @@ def _claim_alerts(
     items = _claim_due(
         session,
         AlertItem,
-        # A subscriber's alerts go in order.
-        ahead=lambda earlier: (
-            (earlier.subscription_id == AlertItem.subscription_id)
-            & (earlier.alert_id < AlertItem.alert_id)
-        ),
+        # A subscriber's alerts go in the alert feed's order.
+        same_queue=lambda earlier: earlier.subscription_id == AlertItem.subscription_id,
         active=AlertItem.subscription_id.in_(
             select(Subscription.id).where(Subscription.active.is_(True))
         ),

@@ -209,7 +209,7 @@ class Alert(Base):
     )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    bank_code: Mapped[str] = mapped_column(String(32), index=True)
+    bank_code: Mapped[str] = mapped_column(String(32))
     invt_no: Mapped[str] = mapped_column(String(20))
     ebc_code: Mapped[str] = mapped_column(String(18))
     kind: Mapped[str] = mapped_column(String(12))

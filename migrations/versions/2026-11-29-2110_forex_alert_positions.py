@@ -26,6 +26,8 @@ def upgrade() -> None:
     # handed out keeps its place.
     op.execute("UPDATE forex_alert SET position = id")
     with op.batch_alter_table("forex_alert", schema=None) as batch_op:
+        # Leads with bank_code: it serves the lookups the bank_code index served.
+        batch_op.drop_index("ix_forex_alert_bank_code")
         batch_op.create_index(
             "ix_forex_alert_bank_code_position", ["bank_code", "position"], unique=False
         )
@@ -42,4 +44,5 @@ def downgrade() -> None:
     with op.batch_alter_table("forex_alert", schema=None) as batch_op:
         batch_op.drop_index("ix_forex_alert_unpublished")
         batch_op.drop_index("ix_forex_alert_bank_code_position")
+        batch_op.create_index("ix_forex_alert_bank_code", ["bank_code"], unique=False)
         batch_op.drop_column("position")
